@@ -1,0 +1,97 @@
+# freifunk.gateway: development and test entry points.
+#   make test   everything CI runs (lint, sanity, units, all Molecule scenarios)
+#   make demo   a small gateway fleet in containers, configured by the collection
+# Both set up what they need first (Debian packages, .venv, local images).
+
+SHELL := /bin/sh
+ROOT := $(CURDIR)
+BED := tests/bed
+VENV := .venv
+STAMP := .build/stamps
+
+export PATH := $(ROOT)/$(VENV)/bin:$(PATH)
+export CONTAINERS_CONF := $(ROOT)/$(BED)/containers.conf
+export ANSIBLE_HOME := $(ROOT)/.ansible
+export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.build/collections
+export ANSIBLE_CONFIG := $(ROOT)/$(BED)/ansible.cfg
+export MOLECULE_GLOB := molecule/*/molecule.yml
+export PY_COLORS := 0
+export ANSIBLE_FORCE_COLOR := 0
+
+SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+DEMO_SCENARIOS := demo
+TEST_SCENARIOS := $(filter-out $(DEMO_SCENARIOS),$(SCENARIOS))
+SUITES := bookworm trixie
+
+.PHONY: test setup deps venv images link lint yamllint ansible-lint sanity units \
+        molecule build changelog demo demo-destroy bench clean
+
+test: setup
+	$(BED)/stages.sh \
+	  "yamllint=$(MAKE) -s yamllint" \
+	  "changelog=$(MAKE) -s changelog" \
+	  "ansible-lint=$(MAKE) -s ansible-lint" \
+	  "sanity=$(MAKE) -s sanity" \
+	  "units=$(MAKE) -s units" \
+	  "build=$(MAKE) -s build" \
+	  $(foreach s,$(TEST_SCENARIOS),"molecule:$(s)=molecule test -s $(s)")
+
+setup: deps venv images link
+
+deps:
+	@$(BED)/deps.sh
+
+venv: $(STAMP)/venv
+$(STAMP)/venv: requirements-test.txt
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
+	@mkdir -p $(STAMP) && touch $@
+
+images:
+	@for s in $(SUITES); do $(BED)/image.sh $$s || exit 1; done
+
+link:
+	@python3 $(BED)/link_collection.py >/dev/null
+	@# ansible-lint may leave a copy of the collection here that would shadow the checkout
+	@rm -rf .ansible/collections/ansible_collections/freifunk
+
+lint: yamllint ansible-lint
+
+changelog:
+	antsibull-changelog lint
+
+yamllint:
+	yamllint --strict .
+
+ansible-lint: link
+	ansible-lint --profile production
+
+sanity:
+	$(BED)/sanity.sh
+
+units: link
+	pytest -q -n 2 tests/unit
+
+build:
+	@mkdir -p .build/dist
+	ansible-galaxy collection build --force --output-path .build/dist .
+	ansible-galaxy collection install --force -p .build/install .build/dist/freifunk-gateway-*.tar.gz
+	@echo "built and installed: $$(ls .build/dist)"
+
+molecule: setup
+	@for s in $(TEST_SCENARIOS); do molecule test -s $$s || exit 1; done
+
+molecule-%: setup
+	molecule test -s $*
+
+demo: setup
+	molecule converge -s demo
+
+demo-destroy: setup
+	molecule destroy -s demo
+
+bench: setup
+	$(MAKE) -C bench
+
+clean:
+	rm -rf .build .ansible .cache .pytest_cache
