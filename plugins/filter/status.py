@@ -1,0 +1,39 @@
+# Copyright: freifunk.gateway maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that turn fastd_status results into lines a person reads."""
+
+from __future__ import annotations
+
+
+def fastd_peer_line(peer):
+    """``node-a (a2188e5ca276…) salsa2012+umac, 42s, via mesh0-a2188e5c``
+    for one peer of fastd_status's ``peers``."""
+    who = peer.get("name") or "(unnamed)"
+    key = (peer.get("key") or "")[:12]
+    if not peer.get("connected"):
+        return "%s (%s) not connected" % (who, key)
+    line = "%s (%s) %s, %ds" % (who, key, peer.get("method"), int(peer.get("established") or 0))
+    if peer.get("interface"):
+        line += ", via %s" % peer["interface"]
+    return line
+
+
+def fastd_status_lines(status, title):
+    """A heading plus one line per connected peer of a fastd_status result."""
+    peers = status.get("peers", [])
+    connected = [p for p in peers if p.get("connected")]
+    head = "%s: %d of %d peers connected" % (title, len(connected), len(peers))
+    methods = status.get("methods") or {}
+    if methods:
+        head += " (%s)" % ", ".join("%s: %d" % kv for kv in sorted(methods.items()))
+    return [head] + ["  " + fastd_peer_line(p) for p in connected]
+
+
+class FilterModule:
+    """Status filters of freifunk.gateway."""
+
+    def filters(self):
+        return {
+            "fastd_peer_line": fastd_peer_line,
+            "fastd_status_lines": fastd_status_lines,
+        }

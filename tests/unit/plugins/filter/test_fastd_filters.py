@@ -1,0 +1,338 @@
+"""Tests for plugins/filter/fastd.py: what the fastd role renders from fastd_instances,
+checked against fastd and the on-connect script where they have the last word."""
+
+import copy
+import inspect
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.freifunk.gateway.plugins.filter import fastd as flt
+
+FASTD = shutil.which("fastd")
+requires_fastd = pytest.mark.skipif(FASTD is None, reason="needs the fastd binary")
+REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
+FILTER_DIR = os.path.join(REPO, "plugins", "filter")
+ON_CONNECT = os.path.join(REPO, "roles", "on_connect", "files", "freifunk-on-connect")
+
+KEY_A = "84ddcfa9c8887a361f4ee619d79a642c50acd0d04a2b3109ab65a85e34f24f0f"
+KEY_B = "57401fc65b85c386feecaba0661fd1e927f08130e61132538839c5728380751a"
+KEY_C = "c3a1b9a5f0d1e4d1c4b1f3d1a6e2b6f1d0c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5"
+# A secret only used to let fastd parse test configs.
+SECRET = "f8a2832608f6a63a1bf5e70e515c37e1cb1d3550048a56aa532c0050fff16760"
+SCRIPT = "/usr/local/sbin/freifunk-on-connect"
+FILTERS = ("fastd_instance_errors", "fastd_instances_normalized", "fastd_peer_dirs",
+           "fastd_bind", "fastd_quote", "fastd_hook")
+
+
+def instance(**extra):
+    inst = {"name": "mesh0", "port": 10000, "interface": "fft-%k"}
+    inst.update(extra)
+    return inst
+
+
+def verify_config(tmp_path, body):
+    """Run fastd --verify-config on a small multitap config; return (rc, output)."""
+    conf = tmp_path / "fastd.conf"
+    conf.write_text('secret "%s";\nmode multitap;\ninterface "fft-%%k";\nmethod "null";\n%s\n'
+                    % (SECRET, body))
+    proc = subprocess.run([FASTD, "--verify-config", "--config", str(conf)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    return proc.returncode, proc.stdout
+
+
+# --- plugin and documentation ------------------------------------------------
+
+def test_filter_module_offers_every_filter_under_its_name():
+    table = flt.FilterModule().filters()
+    assert sorted(table) == sorted(FILTERS)
+    for name, func in table.items():
+        assert func.__name__ == name
+
+
+@pytest.mark.parametrize("name", FILTERS)
+def test_documentation_matches_the_filter(name):
+    """plugins/filter/NAME.yml names the filter, and its positional options are
+    the function's parameters (the first one being the piped-in _input)."""
+    with open(os.path.join(FILTER_DIR, name + ".yml")) as handle:
+        doc = yaml.safe_load(handle)
+    assert set(doc) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}
+    docs = doc["DOCUMENTATION"]
+    assert docs["name"] == name
+    assert str(docs["version_added"]) == "0.1.0"
+    assert docs["author"] == ["freifunk.gateway maintainers (@freifunk-gateway)"]
+    assert "freifunk.gateway." + name in doc["EXAMPLES"]
+    assert "_value" in doc["RETURN"]
+
+    params = list(inspect.signature(getattr(flt, name)).parameters.values())
+    positional = [p.strip() for p in docs["positional"].split(",")]
+    assert positional == ["_input"] + [p.name for p in params[1:]]
+    assert sorted(docs["options"]) == sorted(positional)
+    for param, option in zip(params, positional):
+        spec = docs["options"][option]
+        if param.default is inspect.Parameter.empty:
+            assert spec.get("required") is True, option
+        else:
+            assert spec.get("default") == param.default, option
+
+
+# --- fastd_instance_errors -----------------------------------------------------
+
+def test_instance_errors_empty_for_a_valid_list():
+    assert flt.fastd_instance_errors([instance(), instance(name="mesh1", port=10001,
+                                                           interface="ffb-%k")]) == []
+
+
+@pytest.mark.parametrize("instances, var, expected", [
+    ([{"name": "mesh0", "interface": "fft-%k"}], "fastd_instances",
+     ["fastd_instances[0].port is required"]),
+    ([{"name": "mesh0", "interface": "fft-%k"}], "site_vpn",
+     ["site_vpn[0].port is required"]),
+    ({"name": "mesh0"}, "fastd_instances",
+     ["fastd_instances must be a list of instances, got dict"]),
+    ([instance(), instance(port=10001, interface="ffb-%k")], "fastd_instances",
+     ["fastd_instances[1].name: 'mesh0' is already used by fastd_instances[0]"]),
+])
+def test_instance_errors_name_the_variable(instances, var, expected):
+    args = (instances,) if var == "fastd_instances" else (instances, var)
+    assert flt.fastd_instance_errors(*args) == expected
+
+
+def test_instance_errors_reach_into_mesh():
+    errors = flt.fastd_instance_errors([instance(mesh={"backend": "babel", "interface": "bat0"})])
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("fastd_instances[0].mesh.backend must be one of batman_adv, bridge")
+
+
+# --- fastd_instances_normalized ------------------------------------------------
+
+@pytest.mark.parametrize("name", ["mesh0", "ffki-1", "a"])
+def test_normalized_derives_paths_from_the_name(name):
+    (inst,) = flt.fastd_instances_normalized([instance(name=name)])
+    assert inst["config_dir"] == "/etc/fastd/%s" % name
+    assert inst["config_file"] == "/etc/fastd/%s/fastd.conf" % name
+    assert inst["secret_file"] == "/etc/fastd/%s/secret.conf" % name
+    assert inst["peers_dir"] == "/etc/fastd/%s/peers" % name
+    assert inst["status_socket"] == "/run/fastd/%s.sock" % name
+    assert inst["unit"] == "fastd@%s.service" % name
+
+
+def test_normalized_fills_in_defaults_and_keeps_given_values():
+    given = [instance(), instance(name="legacy", port=10001, interface="mesh-vpn", mode="tap",
+                                  methods=["salsa2012+gmac"], mtu=1280, bind=["192.0.2.1"])]
+    before = copy.deepcopy(given)
+    first, second = flt.fastd_instances_normalized(given)
+    assert given == before, "the input must not change"
+    assert (first["mode"], first["methods"], first["mtu"], first["bind"]) == (
+        "multitap", ["salsa2012+umac"], 1312, ["any"])
+    assert (first["offload_l2tp"], first["peers"], first["peer_groups"], first["mesh"]) == (
+        False, [], [], None)
+    assert (second["name"], second["mode"], second["interface"], second["methods"],
+            second["mtu"], second["bind"]) == (
+        "legacy", "tap", "mesh-vpn", ["salsa2012+gmac"], 1280, ["192.0.2.1"])
+
+
+def test_normalized_default_lists_are_not_shared():
+    first, second = flt.fastd_instances_normalized([instance(), instance(
+        name="mesh1", port=10001, interface="ffb-%k")])
+    first["methods"].append("null")
+    first["bind"].append("192.0.2.1")
+    assert second["methods"] == ["salsa2012+umac"] and second["bind"] == ["any"]
+    (again,) = flt.fastd_instances_normalized([instance()])
+    assert again["methods"] == ["salsa2012+umac"] and again["bind"] == ["any"]
+
+
+def test_normalized_of_nothing_is_nothing():
+    assert flt.fastd_instances_normalized([]) == []
+
+
+@pytest.mark.parametrize("instances, lines", [
+    ({"name": "mesh0"}, ["fastd_instances must be a list of instances, got dict"]),
+    ([{"name": "mesh0", "interface": "fft-%k"}], ["fastd_instances[0].port is required"]),
+    ([{"name": "mesh0"}], ["fastd_instances[0].port is required",
+                           "fastd_instances[0].interface is required"]),
+    ([instance(mtu=100)], ["fastd_instances[0].mtu must be an integer 576..65535, got 100"]),
+])
+def test_normalized_raises_with_every_message(instances, lines):
+    with pytest.raises(AnsibleFilterError) as err:
+        flt.fastd_instances_normalized(instances)
+    assert str(err.value).splitlines() == ["fastd_instances is invalid:"] + lines
+
+
+# --- fastd_peer_dirs -------------------------------------------------------------
+
+def test_peer_dirs_one_per_instance_and_group():
+    peer_a = {"name": "node-a", "key": KEY_A}
+    peer_b = {"name": "node-b", "key": KEY_B, "remotes": ['"node-b.example.org" port 10000']}
+    peer_c = {"name": "node-c", "key": KEY_C}
+    instances = [
+        instance(peers=[peer_a], peer_groups=[
+            {"name": "backbone", "peer_limit": 2, "peers": [peer_b]},
+            {"name": "empty"},
+        ]),
+        instance(name="mesh1", port=10001, interface="ffb-%k", peers=[peer_c]),
+    ]
+    assert flt.fastd_peer_dirs(instances) == [
+        {"instance": "mesh0", "path": "/etc/fastd/mesh0/peers", "peers": [peer_a]},
+        {"instance": "mesh0", "path": "/etc/fastd/mesh0/groups/backbone", "peers": [peer_b]},
+        {"instance": "mesh0", "path": "/etc/fastd/mesh0/groups/empty", "peers": []},
+        {"instance": "mesh1", "path": "/etc/fastd/mesh1/peers", "peers": [peer_c]},
+    ]
+
+
+def test_peer_dirs_of_an_instance_without_peers():
+    assert flt.fastd_peer_dirs([instance()]) == [
+        {"instance": "mesh0", "path": "/etc/fastd/mesh0/peers", "peers": []}]
+
+
+def test_peer_dirs_raise_on_invalid_instances():
+    with pytest.raises(AnsibleFilterError, match=r"fastd_instances\[0\]\.peers\[0\]\.key is required"):
+        flt.fastd_peer_dirs([instance(peers=[{"name": "node-a"}])])
+
+
+# --- fastd_bind ----------------------------------------------------------------
+
+BINDS = [
+    ("any", "any:10000"),
+    ("0.0.0.0", "0.0.0.0:10000"),
+    ("192.0.2.1", "192.0.2.1:10000"),
+    ("[192.0.2.1]", "192.0.2.1:10000"),  # fastd rejects brackets around IPv4
+    ("::", "[::]:10000"),
+    ("2001:db8::1", "[2001:db8::1]:10000"),
+    ("[2001:db8::1]", "[2001:db8::1]:10000"),
+    # fastd's lexer reads hex digits and colons only
+    ("::ffff:192.0.2.1", "[0000:0000:0000:0000:0000:ffff:c000:0201]:10000"),
+    ("fe80::1%lo", "[fe80::1%lo]:10000"),
+    ("[fe80::1%lo]", "[fe80::1%lo]:10000"),
+]
+
+
+@pytest.mark.parametrize("address, expected", BINDS)
+def test_bind(address, expected):
+    assert flt.fastd_bind(address, 10000) == expected
+
+
+@requires_fastd
+@pytest.mark.parametrize("address", [a for a, _e in BINDS])
+def test_bind_is_accepted_by_fastd(tmp_path, address):
+    rc, out = verify_config(tmp_path, "bind %s;" % flt.fastd_bind(address, 10000))
+    assert rc == 0, out
+
+
+@pytest.mark.parametrize("address, port, message", [
+    ("192.0.2.1:10000", 10000, "'192.0.2.1:10000' is not 'any' or an IP address (without port)"),
+    ("[2001:db8::1]:10000", 10000,
+     "'[2001:db8::1]:10000' is not 'any' or an IP address (without port)"),
+    ("gw01.example.org", 10000, "'gw01.example.org' is not 'any' or an IP address (without port)"),
+    ("192.0.2.1%eth0", 10000, "'192.0.2.1%eth0' is not 'any' or an IP address (without port)"),
+    ("", 10000, "'' is not 'any' or an IP address (without port)"),
+    (None, 10000, "address must be 'any' or an IP address, got None"),
+    ("any", "10000", "port must be an integer, got '10000'"),
+    ("any", True, "port must be an integer, got True"),
+])
+def test_bind_rejects(address, port, message):
+    with pytest.raises(AnsibleFilterError) as err:
+        flt.fastd_bind(address, port)
+    assert str(err.value) == "fastd_bind: " + message
+
+
+# --- fastd_quote ---------------------------------------------------------------
+
+@pytest.mark.parametrize("value, expected", [
+    ("fft-%k", '"fft-%k"'),
+    ('say "hi"', r'"say \"hi\""'),
+    ("C:\\tmp", r'"C:\\tmp"'),
+    ('\\"', r'"\\\""'),
+    ("", '""'),
+    (10000, '"10000"'),
+])
+def test_quote(value, expected):
+    assert flt.fastd_quote(value) == expected
+
+
+@requires_fastd
+@pytest.mark.parametrize("name", ['say "hi".conf', "back\\slash.conf", 'both\\".conf',
+                                  "two\\\\.conf"])
+def test_fastd_reads_a_quoted_path_back_exactly(tmp_path, name):
+    """fastd opens an included file while it parses, so a config that includes
+    the file by its quoted path only passes if fastd unescapes the string to
+    exactly that path; quoted naively, the same path does not."""
+    path = tmp_path / name
+    path.write_text("log level info;\n")
+    rc, out = verify_config(tmp_path, "include %s;" % flt.fastd_quote(str(path)))
+    assert rc == 0, out
+    naive_rc, _out = verify_config(tmp_path, 'include "%s";' % path)
+    assert naive_rc != 0
+
+
+# --- fastd_hook ----------------------------------------------------------------
+
+BATMAN = {"backend": "batman_adv", "interface": "bat0"}
+BRIDGE = {"backend": "bridge", "interface": "br-client"}
+
+
+@pytest.mark.parametrize("mesh, action, expected", [
+    (dict(BATMAN, hop_penalty=60), "attach",
+     SCRIPT + " attach $INTERFACE --backend batman_adv --mesh bat0 --hop-penalty 60"),
+    (dict(BATMAN, hop_penalty=0), "attach",
+     SCRIPT + " attach $INTERFACE --backend batman_adv --mesh bat0 --hop-penalty 0"),
+    (dict(BATMAN, hop_penalty=None), "attach",
+     SCRIPT + " attach $INTERFACE --backend batman_adv --mesh bat0"),
+    (dict(BATMAN, hop_penalty=60), "detach",
+     SCRIPT + " detach $INTERFACE --backend batman_adv --mesh bat0"),
+    (dict(BRIDGE, isolated=True), "attach",
+     SCRIPT + " attach $INTERFACE --backend bridge --bridge br-client --isolated"),
+    (dict(BRIDGE, isolated=False), "attach",
+     SCRIPT + " attach $INTERFACE --backend bridge --bridge br-client"),
+    (dict(BRIDGE, isolated=True), "detach",
+     SCRIPT + " detach $INTERFACE --backend bridge --bridge br-client"),
+])
+def test_hook(mesh, action, expected):
+    assert flt.fastd_hook(mesh, action, SCRIPT) == expected
+
+
+@pytest.mark.parametrize("mesh", [None, {}])
+@pytest.mark.parametrize("action", ["attach", "detach"])
+def test_hook_without_mesh_is_none(mesh, action):
+    assert flt.fastd_hook(mesh, action, SCRIPT) is None
+
+
+@pytest.mark.parametrize("mesh", [None, BATMAN])
+@pytest.mark.parametrize("action", ["up", "Attach", "", None])
+def test_hook_bad_action_raises_even_without_mesh(mesh, action):
+    with pytest.raises(AnsibleFilterError) as err:
+        flt.fastd_hook(mesh, action, SCRIPT)
+    assert str(err.value) == "fastd_hook: action must be attach or detach, got %r" % (action,)
+
+
+@pytest.mark.parametrize("script", [None, "", 5])
+def test_hook_without_script_names_on_connect_script(script):
+    with pytest.raises(AnsibleFilterError, match=r"on_connect_script\), got %r$" % (script,)):
+        flt.fastd_hook(BATMAN, "attach", script)
+
+
+def test_hook_quotes_the_script_for_the_shell():
+    assert flt.fastd_hook(BRIDGE, "detach", "/opt/free funk/on-connect") == (
+        "'/opt/free funk/on-connect' detach $INTERFACE --backend bridge --bridge br-client")
+
+
+@pytest.mark.parametrize("mesh", [dict(BATMAN, hop_penalty=60), dict(BRIDGE, isolated=True)])
+def test_hook_commands_are_understood_by_the_on_connect_script(tmp_path, mesh):
+    """Run the hooks the way fastd does (sh -c, $INTERFACE set) against the
+    collection's script, from a path with a space, for an interface that does
+    not exist: detach has nothing to do (0), attach stops at the missing
+    interface (1); a usage error would be 2."""
+    script = tmp_path / "on connect"
+    shutil.copy(ON_CONNECT, script)
+    env = dict(os.environ, INTERFACE="ffunit-absent0")
+    detach = subprocess.run(["/bin/sh", "-c", flt.fastd_hook(mesh, "detach", str(script))],
+                            env=env, capture_output=True, text=True, check=False)
+    assert detach.returncode == 0, detach.stderr
+    attach = subprocess.run(["/bin/sh", "-c", flt.fastd_hook(mesh, "attach", str(script))],
+                            env=env, capture_output=True, text=True, check=False)
+    assert attach.returncode == 1, attach.stderr
+    assert "attach ffunit-absent0: no such interface" in attach.stderr
