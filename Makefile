@@ -23,7 +23,7 @@ DEMO_SCENARIOS := demo
 TEST_SCENARIOS := $(filter-out $(DEMO_SCENARIOS),$(SCENARIOS))
 SUITES := bookworm trixie
 
-.PHONY: test setup deps venv images link lint yamllint ansible-lint sanity units \
+.PHONY: test setup deps venv images guest link lint yamllint ansible-lint sanity units \
         molecule build changelog demo demo-destroy bench clean
 
 test: setup
@@ -36,7 +36,7 @@ test: setup
 	  "build=$(MAKE) -s build" \
 	  $(foreach s,$(TEST_SCENARIOS),"molecule:$(s)=molecule test -s $(s)")
 
-setup: deps venv images link
+setup: deps venv images guest link
 
 deps:
 	@$(BED)/deps.sh
@@ -49,6 +49,9 @@ $(STAMP)/venv: requirements-test.txt
 
 images:
 	@for s in $(SUITES); do $(BED)/image.sh $$s || exit 1; done
+
+guest:
+	@$(BED)/guest.sh >/dev/null
 
 link:
 	@python3 $(BED)/link_collection.py >/dev/null
@@ -90,7 +93,7 @@ demo: setup
 demo-destroy: setup
 	molecule destroy -s demo
 
-bench: setup
+bench: deps venv link
 	$(MAKE) -C bench
 
 clean:

@@ -120,6 +120,12 @@ def fastd_hook(mesh, action, script):
     return " ".join(words)
 
 
+def fastd_interface_name(pattern, name=None, key=None):
+    """The interface name fastd gives a peer: ``pattern`` with ``%n``/``%k``
+    expanded and cut to 15 characters, as fastd does."""
+    return fastd.interface_name(pattern, name=name, key=key)
+
+
 class FilterModule:
     """fastd filters of freifunk.gateway."""
 
@@ -131,4 +137,5 @@ class FilterModule:
             "fastd_bind": fastd_bind,
             "fastd_quote": fastd_quote,
             "fastd_hook": fastd_hook,
+            "fastd_interface_name": fastd_interface_name,
         }

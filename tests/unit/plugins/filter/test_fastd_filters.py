@@ -26,7 +26,7 @@ KEY_C = "c3a1b9a5f0d1e4d1c4b1f3d1a6e2b6f1d0c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5"
 SECRET = "f8a2832608f6a63a1bf5e70e515c37e1cb1d3550048a56aa532c0050fff16760"
 SCRIPT = "/usr/local/sbin/freifunk-on-connect"
 FILTERS = ("fastd_instance_errors", "fastd_instances_normalized", "fastd_peer_dirs",
-           "fastd_bind", "fastd_quote", "fastd_hook")
+           "fastd_bind", "fastd_quote", "fastd_hook", "fastd_interface_name")
 
 
 def instance(**extra):
@@ -336,3 +336,14 @@ def test_hook_commands_are_understood_by_the_on_connect_script(tmp_path, mesh):
                             env=env, capture_output=True, text=True, check=False)
     assert attach.returncode == 1, attach.stderr
     assert "attach ffunit-absent0: no such interface" in attach.stderr
+
+
+@pytest.mark.parametrize("pattern, kwargs, expected", [
+    ("mesh0-%k", {"key": "A2188E5CA27664D74552B9693CF4DD330DE4C8E80B410F84E060F5419F821711"}, "mesh0-a2188e5ca"),
+    ("%k", {"key": "a2188e5ca27664d74552b9693cf4dd330de4c8e80b410f84e060f5419f821711"}, "a2188e5ca27664d"),
+    ("mesh-%n", {"name": "node-a"}, "mesh-node-a"),
+    ("vpn-%n-x", {"name": "averyveryverylongname"}, "vpn-averyveryve"),
+])
+def test_fastd_interface_name_cuts_like_fastd(pattern, kwargs, expected):
+    from ansible_collections.freifunk.gateway.plugins.filter.fastd import fastd_interface_name
+    assert fastd_interface_name(pattern, **kwargs) == expected
