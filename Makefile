@@ -79,6 +79,7 @@ build:
 	@mkdir -p .build/dist
 	ansible-galaxy collection build --force --output-path .build/dist .
 	ansible-galaxy collection install --force -p .build/install .build/dist/freifunk-gateway-*.tar.gz
+	@python3 $(BED)/check_docs.py $(ROOT)/.build/install $(ROOT)
 	@echo "built and installed: $$(ls .build/dist)"
 
 molecule: setup

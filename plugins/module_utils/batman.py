@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from ansible_collections.freifunk.gateway.plugins.module_utils.checks import unknown_keys
 from ansible_collections.freifunk.gateway.plugins.module_utils.mesh import IFNAME
 
 MESH_DEFAULTS = {
@@ -40,10 +41,7 @@ def validate_meshes(meshes, var="batman_adv_meshes"):
         if not isinstance(mesh, dict):
             errors.append("%s must be a dict" % mvar)
             continue
-        unknown = sorted(str(k) for k in mesh if k not in MESH_DEFAULTS)
-        if unknown:
-            errors.append("%s: unknown keys %s; valid keys: %s"
-                          % (mvar, ", ".join(unknown), ", ".join(MESH_DEFAULTS)))
+        errors.extend(unknown_keys(mesh, MESH_DEFAULTS, mvar))
         cfg = dict(MESH_DEFAULTS, **mesh)
         for key in ("name", "bridge"):
             if cfg[key] is None and key == "bridge":

@@ -27,6 +27,7 @@ import os
 import re
 import tempfile
 
+from ansible_collections.freifunk.gateway.plugins.module_utils.checks import unknown_keys
 from ansible_collections.freifunk.gateway.plugins.module_utils.mesh import validate_mesh
 
 MIN_FASTD_VERSION = 22
@@ -400,10 +401,7 @@ def _peer_entries(peers, var):
         if not isinstance(peer, dict):
             errors.append("%s must be a dict with name and key, got %s" % (path, _type(peer)))
             continue
-        unknown = sorted(str(k) for k in peer if k not in PEER_KEYS)
-        if unknown:
-            errors.append("%s: unknown keys %s; valid keys: %s"
-                          % (path, ", ".join(unknown), _choices(PEER_KEYS)))
+        errors.extend(unknown_keys(peer, PEER_KEYS, path))
         for required in ("name", "key"):
             if required not in peer:
                 errors.append("%s.%s is required" % (path, required))
@@ -508,10 +506,7 @@ def _check_int(errors, value, var, low, high, allow_none=False):
 
 def _validate_instance(inst, var):
     errors = []
-    unknown = sorted(str(k) for k in inst if k not in INSTANCE_DEFAULTS)
-    if unknown:
-        errors.append("%s: unknown keys %s; valid keys: %s"
-                      % (var, ", ".join(unknown), _choices(INSTANCE_DEFAULTS)))
+    errors.extend(unknown_keys(inst, INSTANCE_DEFAULTS, var))
     for key in REQUIRED_INSTANCE_KEYS:
         if key not in inst:
             errors.append("%s.%s is required" % (var, key))
@@ -557,10 +552,7 @@ def _validate_instance(inst, var):
         if not isinstance(group, dict):
             errors.append("%s must be a dict with name, peer_limit, peers" % gvar)
             continue
-        unknown = sorted(str(k) for k in group if k not in PEER_GROUP_KEYS)
-        if unknown:
-            errors.append("%s: unknown keys %s; valid keys: %s"
-                          % (gvar, ", ".join(unknown), _choices(PEER_GROUP_KEYS)))
+        errors.extend(unknown_keys(group, PEER_GROUP_KEYS, gvar))
         name_errors = validate_peer_name(group.get("name"), gvar + ".name")
         errors.extend(name_errors)
         if not name_errors:

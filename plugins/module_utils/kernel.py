@@ -80,9 +80,9 @@ def modules_state(names, release=None, root="/"):
 
 def missing_message(missing, release, purpose):
     """What to tell an admin whose kernel lacks ``missing`` modules."""
-    return ("the running kernel %s lacks %s, needed for %s: it has them neither built in nor as "
-            "loadable modules (no /lib/modules/%s or no entry in its modules.dep). Boot the "
+    return ("the running kernel %s lacks %s, needed for %s: they are not loaded, its config "
+            "does not build them in, and /lib/modules/%s has no such modules to load. Boot the "
             "distribution's full kernel (Debian: linux-image-amd64 or the one for your "
-            "architecture), or on a container or VPS whose kernel you cannot change, do not use "
-            "this feature there."
+            "architecture); in a container or on a VPS whose kernel you cannot change, this "
+            "feature cannot work, so leave it off there."
             % (release, ", ".join(missing), purpose, release))

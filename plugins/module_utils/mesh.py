@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.freifunk.gateway.plugins.module_utils.checks import unknown_keys
+
 BACKENDS = ("batman_adv", "bridge")
 MESH_KEYS = ("backend", "interface", "hop_penalty", "isolated")
 IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
@@ -20,10 +22,7 @@ def validate_mesh(mesh, var="mesh"):
         return []
     if not isinstance(mesh, dict):
         return ["%s must be null or a dict with keys %s" % (var, ", ".join(MESH_KEYS))]
-    errors = []
-    unknown = sorted(str(k) for k in mesh if k not in MESH_KEYS)
-    if unknown:
-        errors.append("%s: unknown keys %s; valid keys: %s" % (var, ", ".join(unknown), ", ".join(MESH_KEYS)))
+    errors = unknown_keys(mesh, MESH_KEYS, var)
     backend = mesh.get("backend")
     if backend not in BACKENDS:
         errors.append("%s.backend must be one of %s, got %r" % (var, ", ".join(BACKENDS), backend))
