@@ -6,13 +6,15 @@ from __future__ import annotations
 
 
 def fastd_peer_line(peer):
-    """``node-a (a2188e5ca276…) salsa2012+umac, 42s, via mesh0-a2188e5c``
+    """``node-a (a2188e5ca276) salsa2012+umac, 42s, from 192.0.2.7:10001, via mesh-node-a``
     for one peer of fastd_status's ``peers``."""
     who = peer.get("name") or "(unnamed)"
     key = (peer.get("key") or "")[:12]
     if not peer.get("connected"):
         return "%s (%s) not connected" % (who, key)
     line = "%s (%s) %s, %ds" % (who, key, peer.get("method"), int(peer.get("established") or 0))
+    if peer.get("address") and peer["address"] != "any":
+        line += ", from %s" % peer["address"]
     if peer.get("interface"):
         line += ", via %s" % peer["interface"]
     return line

@@ -15,8 +15,11 @@ KEY = "a2188e5ca27664d74552b9693cf4dd330de4c8e80b410f84e060f5419f821711"
 
 @pytest.mark.parametrize("peer, line", [
     ({"name": "node-a", "key": KEY, "connected": True, "method": "salsa2012+umac",
-      "established": 42.9, "interface": "mesh-node-a"},
-     "node-a (a2188e5ca276) salsa2012+umac, 42s, via mesh-node-a"),
+      "established": 42.9, "interface": "mesh-node-a", "address": "192.0.2.7:10001"},
+     "node-a (a2188e5ca276) salsa2012+umac, 42s, from 192.0.2.7:10001, via mesh-node-a"),
+    ({"name": "node-c", "key": KEY, "connected": True, "method": "null", "established": 0,
+      "interface": "mesh-node-c", "address": "any"},
+     "node-c (a2188e5ca276) null, 0s, via mesh-node-c"),
     ({"name": None, "key": KEY, "connected": True, "method": "null", "established": 1,
       "interface": None},
      "(unnamed) (a2188e5ca276) null, 1s"),
