@@ -23,7 +23,7 @@ import time
 
 
 def render_peer(peer):
-    """The peer file text, as freifunk.gateway's module_utils/fastd.render_peer
+    """The peer file text, as freifunk.gateway's module_utils/fastd_render.render_peer
     writes it for the canonical remotes the benchmark uses."""
     lines = [("# " + line).rstrip() for line in peer.get("comment", "").splitlines()]
     lines.append('key "%s";' % peer["key"].lower())

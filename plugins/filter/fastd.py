@@ -8,12 +8,15 @@ them callable from the role, so nothing is decided in Jinja2.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shlex
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.freifunk.gateway.plugins.module_utils import fastd
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_render import quote, render_bind
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_status import status_socket_path
+from ansible_collections.freifunk.gateway.plugins.module_utils.mesh import normalize_mesh, validate_mesh
+from ansible_collections.freifunk.gateway.plugins.module_utils.rules import control_errors, describe
 
 CONFIG_DIR = "/etc/fastd"  # fixed by Debian's fastd@.service
 
@@ -31,35 +34,71 @@ def _normalized(instances):
 
 
 def fastd_instances_normalized(instances):
-    """``instances`` with every optional key filled in, plus derived paths."""
+    """``instances`` with every optional key filled in, integers as int, plus
+    derived paths. ``secret`` is left out (the role loops over these items,
+    and loop items are printed at -v); ``secret_given`` says whether one is
+    set, and fastd_instance_secret looks it up by name."""
     result = []
     for inst in _normalized(instances):
         name = inst["name"]
         directory = os.path.join(CONFIG_DIR, name)
+        inst["secret_given"] = inst.pop("secret") is not None
         inst.update(
             config_dir=directory,
             config_file=os.path.join(directory, "fastd.conf"),
             secret_file=os.path.join(directory, "secret.conf"),
             peers_dir=os.path.join(directory, "peers"),
-            status_socket=fastd.status_socket_path(name),
+            status_socket=status_socket_path(name),
             unit="fastd@%s.service" % name,
         )
         result.append(inst)
     return result
 
 
+def fastd_instance_secret(instances, name):
+    """The ``secret`` of the instance called ``name`` as given, or None when it
+    has none. The secret is checked, but never shown in a message."""
+    if not isinstance(instances, list):
+        raise AnsibleFilterError("fastd_instance_secret: instances must be a list, got %s"
+                                 % describe(instances))
+    for index, inst in enumerate(instances):
+        if isinstance(inst, dict) and inst.get("name") == name:
+            secret = inst.get("secret")
+            if secret is None:
+                return None
+            errors = fastd.validate_key(secret, "fastd_instances[%d].secret" % index, what="secret")
+            if errors:
+                raise AnsibleFilterError("fastd_instance_secret: " + errors[0])
+            return secret
+    raise AnsibleFilterError("fastd_instance_secret: no instance has the name %s"
+                             % (repr(str(name)) if isinstance(name, str) else describe(name)))
+
+
 def fastd_peer_dirs(instances):
-    """One entry per peer directory: the instance's own and one per group."""
+    """One entry per peer directory of each present instance: the instance's
+    own and one per group (absent instances have none to fill)."""
     dirs = []
     for inst in fastd_instances_normalized(instances):
+        if inst["state"] != "present":
+            continue
         dirs.append({"instance": inst["name"], "path": inst["peers_dir"], "peers": inst["peers"]})
         for group in inst["peer_groups"]:
             dirs.append({
                 "instance": inst["name"],
                 "path": os.path.join(inst["config_dir"], "groups", group["name"]),
-                "peers": group.get("peers", []),
+                "peers": group["peers"],
             })
     return dirs
+
+
+LISTENER_KEYS = ("name", "state", "port", "bind", "mode", "interface", "unit")
+
+
+def fastd_listeners(instances):
+    """Of each normalized instance, only what decides where fastd listens and
+    which interface it takes (for freifunk.gateway.fastd_preflight), in the
+    same order, so that a large peer list is not sent along."""
+    return [{key: inst.get(key) for key in LISTENER_KEYS} for inst in instances]
 
 
 def fastd_bind(address, port):
@@ -68,31 +107,22 @@ def fastd_bind(address, port):
     the brackets). ``address`` may come with or without brackets; fastd
     rejects brackets around an IPv4 address, so they are dropped there, and
     an IPv6 address written with a dotted IPv4 part, which fastd cannot
-    read, is written in hexadecimal."""
-    if isinstance(port, bool) or not isinstance(port, int):
-        raise AnsibleFilterError("fastd_bind: port must be an integer, got %r" % (port,))
-    if not isinstance(address, str):
-        raise AnsibleFilterError("fastd_bind: address must be 'any' or an IP address, got %r"
-                                 % (address,))
-    if address == "any":
-        return "any:%d" % port
-    text = address[1:-1] if address.startswith("[") and address.endswith("]") else address
+    read, is written in hexadecimal. Refuses whatever fastd_instance_errors
+    refuses in a bind address or port."""
     try:
-        version = ipaddress.ip_address(text).version
-    except ValueError:
-        raise AnsibleFilterError("fastd_bind: %r is not 'any' or an IP address (without port)"
-                                 % (address,)) from None
-    if version == 6:
-        host, pct, scope = text.partition("%")
-        if "." in host:  # fastd reads hex digits and colons only: ::ffff:192.0.2.1 in hex
-            host = ipaddress.IPv6Address(host).exploded
-        return "[%s%s%s]:%d" % (host, pct, scope, port)
-    return "%s:%d" % (text, port)
+        return render_bind(address, port)
+    except ValueError as exc:
+        raise AnsibleFilterError("fastd_bind: %s" % exc) from None
 
 
 def fastd_quote(value):
-    """A fastd config string literal."""
-    return fastd.quote(str(value))
+    """A fastd config string literal; refuses control characters."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(int(value))
+    try:
+        return quote(value)
+    except ValueError as exc:
+        raise AnsibleFilterError("fastd_quote: %s" % exc) from None
 
 
 def fastd_hook(mesh, action, script):
@@ -100,22 +130,31 @@ def fastd_hook(mesh, action, script):
     the interface ``$INTERFACE`` to or from ``mesh``; None without a mesh.
 
     fastd hands the command to ``/bin/sh``, so the script path is shell-quoted
-    (a plain path such as /usr/local/sbin/freifunk-on-connect stays as it is).
+    (a plain path such as /usr/local/sbin/freifunk-on-connect stays as it is),
+    and ``mesh`` is checked as fastd_instance_errors checks it.
     """
     if action not in ("attach", "detach"):
-        raise AnsibleFilterError("fastd_hook: action must be attach or detach, got %r" % (action,))
+        raise AnsibleFilterError("fastd_hook: action must be attach or detach, got %s"
+                                 % describe(action))
     if not mesh:
         return None
+    errors = validate_mesh(mesh, "mesh")
+    if errors:
+        raise AnsibleFilterError("fastd_hook: " + "; ".join(errors))
     if not isinstance(script, str) or not script:
         raise AnsibleFilterError("fastd_hook: script must be the path of the on-connect script "
-                                 "(on_connect_script), got %r" % (script,))
+                                 "(on_connect_script), got %s" % describe(script))
+    errors = control_errors(script, "script (on_connect_script)")
+    if errors:
+        raise AnsibleFilterError("fastd_hook: " + errors[0])
+    mesh = normalize_mesh(mesh)
     backend = mesh["backend"]
     words = [shlex.quote(script), action, "$INTERFACE", "--backend", backend,
              "--mesh" if backend == "batman_adv" else "--bridge", mesh["interface"]]
     if action == "attach":
-        if mesh.get("hop_penalty") is not None:
-            words += ["--hop-penalty", str(mesh["hop_penalty"])]
-        if mesh.get("isolated"):
+        if mesh["hop_penalty"] is not None:
+            words += ["--hop-penalty", "%d" % mesh["hop_penalty"]]
+        if mesh["isolated"]:
             words.append("--isolated")
     return " ".join(words)
 
@@ -133,8 +172,10 @@ class FilterModule:
         return {
             "fastd_instance_errors": fastd_instance_errors,
             "fastd_instances_normalized": fastd_instances_normalized,
+            "fastd_instance_secret": fastd_instance_secret,
             "fastd_peer_dirs": fastd_peer_dirs,
             "fastd_bind": fastd_bind,
+            "fastd_listeners": fastd_listeners,
             "fastd_quote": fastd_quote,
             "fastd_hook": fastd_hook,
             "fastd_interface_name": fastd_interface_name,

@@ -2,12 +2,19 @@
 # Copyright: (c) 2025, freifunk.gateway contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What the collection knows about fastd (v22 and later), as plain functions.
+"""What the collection knows about fastd (v22 and later), as plain functions:
+the method catalogue, the schema of ``fastd_instances`` and its validation.
 
 Every ``validate_*`` function returns a list of error strings, one per
 mistake, each naming the variable path (``fastd_instances[0].methods[2]``) and
 saying what would be valid. Nothing here talks to Ansible, so the same rules
-serve the modules on the gateway and any controller-side plugin.
+serve the modules on the gateway and any controller-side plugin. Rendering
+(text fastd reads) is in fastd_render.py, the status socket in
+fastd_status.py, the rules shared with other settings in rules.py.
+
+Every value that reaches fastd.conf, a peer file or a hook command line is
+checked whole against what it may be (``re.fullmatch``; no control
+characters), so a validated value can never end a statement early.
 
 Facts were checked against fastd 22 (Debian 12) with ``fastd --verify-config``
 and by running two fastd processes against each other on 127.0.0.1; the
@@ -21,16 +28,24 @@ needs nothing installed there.
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
-import json
-import os
 import re
-import tempfile
 
-from ansible_collections.freifunk.gateway.plugins.module_utils.checks import unknown_keys
-from ansible_collections.freifunk.gateway.plugins.module_utils.mesh import validate_mesh
-
-MIN_FASTD_VERSION = 22
+from ansible_collections.freifunk.gateway.plugins.module_utils.mesh import normalize_mesh, validate_mesh
+from ansible_collections.freifunk.gateway.plugins.module_utils.rules import (
+    IFNAME_MAX,
+    IFNAME_RULE,
+    as_int,
+    bool_errors,
+    control_errors,
+    describe,
+    int_errors,
+    is_scope,
+    to_int,
+    type_name,
+    unknown_keys,
+)
 
 # The methods of fastd's manual ("List of methods", doc/source/manual/methods.rst),
 # each accepted by fastd 22's --verify-config (checked one at a time).
@@ -66,22 +81,23 @@ METHODS = {
 OFFLOAD_METHODS = ("null@l2tp",)
 
 MODES = ("tap", "multitap")
+STATES = ("present", "absent")
 LOG_LEVELS = ("error", "warn", "info", "verbose", "debug", "debug2")
 DROP_CAPABILITIES = ("yes", "no", "early", "force")
 MTU_MIN, MTU_MAX = 576, 65535
+PEER_LIMIT_MAX = 2 ** 31 - 1  # fastd: "invalid peer limit" above INT_MAX
+PACKET_MARK_MAX = 2 ** 32 - 1
 
-IFNAME_MAX = 15  # IFNAMSIZ - 1; fastd cuts longer expansions off silently
 KEY_DIGITS = 16  # %k expands to the first 16 hex digits of the peer key
 MIN_KEY_DIGITS = 8  # fewest key digits a %k name must keep, see validate_interface
 
-STATUS_SOCKET_DIR = "/run/fastd"
-
 PEER_KEYS = ("name", "key", "remotes", "float", "comment")
 PEER_GROUP_KEYS = ("name", "peer_limit", "peers")
-REQUIRED_INSTANCE_KEYS = ("name", "port", "interface")
+REQUIRED_INSTANCE_KEYS = ("name", "port", "interface")  # of a present instance
 # Every key of a fastd_instances item with its default (None: unset).
 INSTANCE_DEFAULTS = {
     "name": None,
+    "state": "present",  # absent: the role stops and removes the instance
     "port": None,
     "interface": None,
     "mode": "multitap",
@@ -100,27 +116,64 @@ INSTANCE_DEFAULTS = {
     "secret": None,
     "mesh": None,  # where per-peer interfaces go, checked by module_utils/mesh.py
 }
+INT_KEYS = ("port", "mtu", "peer_limit", "packet_mark")  # normalized to int
 
-_INSTANCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-_PEER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-_IFNAME_TEXT = re.compile(r"^[A-Za-z0-9_.-]*$")
+# All patterns are used with fullmatch: "$" also matches before a final "\n".
+_INSTANCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_PEER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_IFNAME_TEXT = re.compile(r"[A-Za-z0-9_.-]*")
 _HOSTNAME = re.compile(
-    r"^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$")
+    r"(?=.{1,253}\.?\Z)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?")
 _REMOTE = re.compile(
-    r'^(?:(?P<af>ipv4|ipv6)\s+)?'
+    r'(?:(?P<af>ipv4|ipv6) +)?'
     r'(?:"(?P<host>[^"\\]*)"|\[(?P<v6>[^\]]*)\]|(?P<v4>[0-9.]+))'
-    r'(?::|\s+port\s+)(?P<port>[0-9]+)$')
-_SECRET_LINE = re.compile(r'^\s*secret\s+"([0-9a-fA-F]{64})"\s*;\s*$', re.M)
+    r'(?::| +port +)(?P<port>[0-9]{1,5})')
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+def is_hex_key(value):
+    """Whether ``value`` is 64 hexadecimal digits (a fastd public or secret key)."""
+    return isinstance(value, str) and bool(_HEX64.fullmatch(value))
 
 
-def _type(value):
-    return "null" if value is None else type(value).__name__
+_P25519 = 2 ** 255 - 19
+
+
+def _jacobi(a, n):
+    """The Jacobi symbol (a/n) for odd n > 0; for a prime n the Legendre symbol."""
+    a %= n
+    result = 1
+    while a:
+        zeros = (a & -a).bit_length() - 1
+        a >>= zeros
+        if zeros & 1 and n & 7 in (3, 5):
+            result = -result
+        if a & n & 3 == 3:
+            result = -result
+        a, n = n % a, a
+    return result if n == 1 else 0
+
+
+def is_public_key(value):
+    """Whether fastd accepts ``value`` as a peer's public key.
+
+    64 hex digits are not enough: fastd (ec25519-fhmqvc) loads the key with
+    libuecc's ``ecc_25519_load_packed_legacy``, which reads the X coordinate
+    (255 bits, little endian) and fails unless
+    Y^2 = (1 - 486664 X^2) / (1 - 486660 X^2) has a square root mod 2^255-19;
+    fastd then logs "no valid key configured for peer" and ignores the peer.
+    About half of all 64-digit strings fail, so a typo usually does. A
+    quotient is a square exactly when the product is (and a zero divisor
+    makes Y^2 zero in libuecc, which passes)."""
+    return is_hex_key(value) and _on_curve(str(value).lower())
+
+
+@functools.lru_cache(maxsize=65536)  # the filters and modules check the same keys again
+def _on_curve(hex_key):
+    x = int.from_bytes(bytes.fromhex(hex_key), "little") & ((1 << 255) - 1)
+    x2 = x * x % _P25519
+    return _jacobi((1 - 486664 * x2) * (1 - 486660 * x2), _P25519) >= 0
 
 
 def _sibling(var, key):
@@ -133,14 +186,10 @@ def _choices(values):
     return ", ".join(values)
 
 
-def quote(value):
-    """Quote a string for a fastd config file (fastd's lexer knows ``\\`` escapes)."""
-    return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def status_socket_path(instance):
-    """Where the collection puts the status socket of instance ``instance``."""
-    return os.path.join(STATUS_SOCKET_DIR, instance + ".sock")
+def _one_of(value, choices, var):
+    if isinstance(value, str) and value in choices:
+        return []
+    return ["%s must be one of %s, got %s" % (var, _choices(choices), describe(value))]
 
 
 # --- methods ---------------------------------------------------------------
@@ -165,18 +214,18 @@ def validate_methods(methods, var="methods", offload_l2tp=False, mode="multitap"
     seen = {}
     if not isinstance(methods, list) or not methods:
         errors.append("%s must be a non-empty list of fastd methods, most preferred "
-                      "first, e.g. ['salsa2012+umac']; got %s" % (var, _type(methods)))
+                      "first, e.g. ['salsa2012+umac']; got %s" % (var, describe(methods)))
         methods = []
     for index, method in enumerate(methods):
         item = "%s[%d]" % (var, index)
         if not isinstance(method, str):
             hint = (" (YAML reads a bare null as nothing: write 'null' in quotes)"
                     if method is None else "")
-            errors.append("%s must be a method name (string), got %s%s" % (item, _type(method), hint))
+            errors.append("%s must be a method name (string), got %s%s" % (item, describe(method), hint))
             continue
         if method in seen:
-            errors.append("%s: '%s' is listed twice (first at %s[%d]); remove the repeat"
-                          % (item, method, var, seen[method]))
+            errors.append("%s: %r is listed twice (first at %s[%d]); remove the repeat"
+                          % (item, str(method), var, seen[method]))
             continue
         seen[method] = index
         if method == "l2tp@null":
@@ -186,8 +235,8 @@ def validate_methods(methods, var="methods", offload_l2tp=False, mode="multitap"
         elif method not in METHODS:
             close = difflib.get_close_matches(method, list(METHODS), n=1)
             hint = " (did you mean '%s'?)" % close[0] if close else ""
-            errors.append("%s: '%s' is not a fastd method%s; valid methods: %s"
-                          % (item, method, hint, _choices(METHODS)))
+            errors.append("%s: %r is not a fastd method%s; valid methods: %s"
+                          % (item, str(method), hint, _choices(METHODS)))
     if "null" in seen and "null@l2tp" in seen and seen["null"] < seen["null@l2tp"]:
         errors.append("%s[%d]: 'null' comes before 'null@l2tp' (%s[%d]); the gateway's order "
                       "decides, so nodes offering both would get 'null' and never L2TP; "
@@ -203,12 +252,6 @@ def validate_methods(methods, var="methods", offload_l2tp=False, mode="multitap"
                           "not list it; add 'null@l2tp' or set offload_l2tp: false"
                           % (offload_var, var))
     return errors
-
-
-def min_fastd_version(methods):
-    """The oldest fastd release the collection supports that knows all ``methods``."""
-    since = [METHODS[m]["since"] or 0 for m in methods if m in METHODS]
-    return max([MIN_FASTD_VERSION] + since)
 
 
 # --- interface names -------------------------------------------------------
@@ -258,43 +301,43 @@ def validate_interface(pattern, mode, var="interface", has_on_verify=False,
     """
     errors = []
     if not isinstance(pattern, str) or not pattern:
-        return ["%s must be a non-empty string, e.g. 'fft-%%k'" % var]
+        return ["%s must be a non-empty string, e.g. 'fft-%%k'; got %s" % (var, describe(pattern))]
     if pattern.count("%") > 1:
-        return ["%s: '%s' has more than one placeholder; fastd allows exactly one of %%n "
+        return ["%s: %r has more than one placeholder; fastd allows exactly one of %%n "
                 "(peer name) or %%k (peer key)" % (var, pattern)]
     prefix, placeholder, suffix = _split_pattern(pattern)
     if placeholder is not None and placeholder not in ("%n", "%k"):
-        return ["%s: '%s' has the unknown placeholder '%s'; fastd knows %%n (peer name) "
+        return ["%s: %r has the unknown placeholder %r; fastd knows %%n (peer name) "
                 "and %%k (peer key)" % (var, pattern, placeholder)]
-    if not _IFNAME_TEXT.match(prefix + suffix):
-        return ["%s: '%s' may contain only letters, digits, '_', '.' and '-' besides the "
-                "placeholder" % (var, pattern)]
+    if not _IFNAME_TEXT.fullmatch(prefix + suffix):
+        return ["%s: %r may contain only letters, digits, '_', '.' and '-' besides the "
+                "placeholder" % (var, str(pattern))]
     if mode == "tap":
         if placeholder:
-            errors.append("%s: '%s' uses %s, but tap mode has one interface for all peers; "
+            errors.append("%s: %r uses %s, but tap mode has one interface for all peers; "
                           "use a plain name such as 'mesh-vpn', or mode: multitap"
                           % (var, pattern, placeholder))
         elif len(pattern) > IFNAME_MAX or pattern in (".", ".."):
-            errors.append("%s: '%s' is not a valid Linux interface name (at most %d characters)"
+            errors.append("%s: %r is not a valid Linux interface name (at most %d characters)"
                           % (var, pattern, IFNAME_MAX))
         return errors
     if mode != "multitap":
         return errors
     if placeholder is None:
-        errors.append("%s: '%s' has no placeholder; in multitap mode each peer gets its own "
+        errors.append("%s: %r has no placeholder; in multitap mode each peer gets its own "
                       "interface, so use %%k or %%n, e.g. 'fft-%%k'" % (var, pattern))
     elif placeholder == "%n":
         if has_on_verify:
-            errors.append("%s: '%s' uses %%n, but peers accepted by on_verify have no name; "
+            errors.append("%s: %r uses %%n, but peers accepted by on_verify have no name; "
                           "use %%k" % (var, pattern))
         room = IFNAME_MAX - len(prefix) - len(suffix)
         names = [n for n in peer_names if isinstance(n, str)]
         longest = max(names, key=len) if names else None
         if room < 1:
-            errors.append("%s: '%s' leaves no room for the peer name within %d characters"
+            errors.append("%s: %r leaves no room for the peer name within %d characters"
                           % (var, pattern, IFNAME_MAX))
         elif longest is not None and len(longest) > room:
-            errors.append("%s: '%s' expands to %d characters for peer '%s', but interface "
+            errors.append("%s: %r expands to %d characters for peer %r, but interface "
                           "names have at most %d and fastd cuts the rest off (names may "
                           "collide); with this pattern peer names may have at most %d "
                           "characters" % (var, pattern, len(prefix) + len(longest) + len(suffix),
@@ -302,11 +345,11 @@ def validate_interface(pattern, mode, var="interface", has_on_verify=False,
     else:
         digits = min(KEY_DIGITS, IFNAME_MAX - len(prefix))
         if suffix:
-            errors.append("%s: '%s' has text after %%k, which is always cut off: %%k expands "
+            errors.append("%s: %r has text after %%k, which is always cut off: %%k expands "
                           "to %d hex digits and fastd truncates names to %d characters"
                           % (var, pattern, KEY_DIGITS, IFNAME_MAX))
         elif digits < MIN_KEY_DIGITS:
-            errors.append("%s: '%s' keeps only %d hex digits of the key after truncation to "
+            errors.append("%s: %r keeps only %d hex digits of the key after truncation to "
                           "%d characters (collision risk); use at most %d characters before %%k"
                           % (var, pattern, max(digits, 0), IFNAME_MAX,
                              IFNAME_MAX - MIN_KEY_DIGITS))
@@ -314,13 +357,13 @@ def validate_interface(pattern, mode, var="interface", has_on_verify=False,
             names = list(peer_names) or [None] * len(peer_keys)
             seen = {}
             for name, key in zip(names, peer_keys):
-                if not (isinstance(key, str) and _HEX64.match(key)):
+                if not is_hex_key(key):
                     continue
                 label = name if isinstance(name, str) else key
                 ifname = interface_name(pattern, key=key)
                 other = seen.setdefault(ifname, (label, key.lower()))
                 if other[1] != key.lower():  # the same key twice is reported elsewhere
-                    errors.append("%s: peers '%s' and '%s' would both get interface '%s' "
+                    errors.append("%s: peers %r and %r would both get interface %r "
                                   "(keys agree in the first %d digits); use a shorter prefix"
                                   % (var, other[0], label, ifname, digits))
     return errors
@@ -329,12 +372,20 @@ def validate_interface(pattern, mode, var="interface", has_on_verify=False,
 # --- keys, names, remotes, peers ------------------------------------------
 
 def validate_key(key, var="key", what="public key"):
-    if isinstance(key, str) and _HEX64.match(key):
-        return []
+    """A public key must be one fastd accepts (see is_public_key); a secret
+    only 64 hex digits (fastd takes any), and is never shown."""
     if what == "secret":  # never echo a secret
-        return ["%s must be a fastd secret key: 64 hexadecimal digits" % var]
-    return ["%s must be a fastd %s: 64 hexadecimal digits, got %s"
-            % (var, what, repr(key) if isinstance(key, str) else _type(key))]
+        if is_hex_key(key):
+            return []
+        return ["%s must be a fastd secret key: 64 hexadecimal digits (got a %s that is not)"
+                % (var, type_name(key))]
+    if not is_hex_key(key):
+        return ["%s must be a fastd %s: 64 hexadecimal digits, got %s" % (var, what, describe(key))]
+    if not is_public_key(key):
+        return ["%s: %r is not a fastd %s: fastd refuses it (\"no valid key configured\") and "
+                "ignores the peer; about half of all 64-digit strings are no key, so check it "
+                "for a typo" % (var, str(key), what)]
+    return []
 
 
 def validate_peer_name(name, var="name"):
@@ -342,10 +393,10 @@ def validate_peer_name(name, var="name"):
     1-63 characters, letters, digits, '_', '.', '-', starting with a letter or
     digit (so never '.', '..', a dotfile, or a '~' backup file, which fastd
     skips when it reads a peers directory)."""
-    if isinstance(name, str) and _PEER_NAME.match(name):
+    if isinstance(name, str) and _PEER_NAME.fullmatch(name):
         return []
     return ["%s must be a peer name: 1-63 letters, digits, '_', '.' or '-', starting with "
-            "a letter or digit; got %s" % (var, repr(name) if isinstance(name, str) else _type(name))]
+            "a letter or digit; got %s" % (var, describe(name))]
 
 
 def parse_remote(remote):
@@ -355,9 +406,11 @@ def parse_remote(remote):
         192.0.2.1:10000                   (also 192.0.2.1 port 10000)
         [2001:db8::1]:10000               (also [fe80::1%eth0]:10000)
 
-    Return the canonical form, or raise ValueError saying what is wrong.
+    Words are separated by spaces only; a scope after ``%`` must be an
+    interface name. Return the canonical form, or raise ValueError saying
+    what is wrong.
     """
-    match = _REMOTE.match(remote.strip()) if isinstance(remote, str) else None
+    match = _REMOTE.fullmatch(remote) if isinstance(remote, str) else None
     if not match:
         raise ValueError("expected '\"host\" port N', 'IPv4:N' or '[IPv6]:N'")
     af, host, v6, v4 = match.group("af"), match.group("host"), match.group("v6"), match.group("v4")
@@ -365,25 +418,25 @@ def parse_remote(remote):
     if not 1 <= port <= 65535:
         raise ValueError("port %d is not in 1..65535" % port)
     if host is not None:
-        if not _HOSTNAME.match(host):
-            raise ValueError("'%s' is not a host name" % host)
+        if not _HOSTNAME.fullmatch(host):
+            raise ValueError("%r is not a host name" % host)
         text = '"%s" port %d' % (host, port)
     elif v4 is not None:
         try:
             ipaddress.IPv4Address(v4)
         except ValueError:
-            raise ValueError("'%s' is not an IPv4 address" % v4)
+            raise ValueError("%r is not an IPv4 address" % v4) from None
         if af == "ipv6":
             raise ValueError("'ipv6' before an IPv4 address")
         text = "%s:%d" % (v4, port)
     else:
-        addr, _pct, scope = v6.partition("%")
+        addr, pct, scope = v6.partition("%")
         try:
             ipaddress.IPv6Address(addr)
         except ValueError:
-            raise ValueError("'%s' is not an IPv6 address" % addr)
-        if _pct and not (scope and _IFNAME_TEXT.match(scope)):
-            raise ValueError("'%s' has an invalid scope" % v6)
+            raise ValueError("%r is not an IPv6 address" % addr) from None
+        if pct and not is_scope(scope):
+            raise ValueError("the scope %r of %r is not %s" % (scope, v6, IFNAME_RULE))
         if af == "ipv4":
             raise ValueError("'ipv4' before an IPv6 address")
         text = "[%s]:%d" % (v6, port)
@@ -395,11 +448,11 @@ def _peer_entries(peers, var):
     errors, entries = [], []
     if not isinstance(peers, list):
         return ["%s must be a list of peers ({name, key, remotes, float, comment}), got %s"
-                % (var, _type(peers))], entries
+                % (var, describe(peers))], entries
     for index, peer in enumerate(peers):
         path = "%s[%d]" % (var, index)
         if not isinstance(peer, dict):
-            errors.append("%s must be a dict with name and key, got %s" % (path, _type(peer)))
+            errors.append("%s must be a dict with name and key, got %s" % (path, describe(peer)))
             continue
         errors.extend(unknown_keys(peer, PEER_KEYS, path))
         for required in ("name", "key"):
@@ -411,18 +464,23 @@ def _peer_entries(peers, var):
             errors.extend(validate_key(peer["key"], path + ".key"))
         remotes = peer.get("remotes", [])
         if not isinstance(remotes, list):
-            errors.append("%s.remotes must be a list of strings, got %s" % (path, _type(remotes)))
+            errors.append("%s.remotes must be a list of strings, got %s" % (path, describe(remotes)))
             remotes = []
         for rindex, remote in enumerate(remotes):
             try:
                 parse_remote(remote)
             except ValueError as exc:
                 errors.append("%s.remotes[%d]: %s is not a fastd remote: %s"
-                              % (path, rindex, repr(remote), exc))
-        if not isinstance(peer.get("float", False), bool):
-            errors.append("%s.float must be a boolean" % path)
-        if not isinstance(peer.get("comment", ""), str):
-            errors.append("%s.comment must be a string" % path)
+                              % (path, rindex, describe(remote), exc))
+        errors.extend(bool_errors(peer.get("float", False), path + ".float"))
+        comment = peer.get("comment", "")
+        if not isinstance(comment, str):
+            errors.append("%s.comment must be a string, got %s" % (path, describe(comment)))
+        else:
+            # Each line becomes a "# " line of the peer file; only "\n" may
+            # break lines (fastd ends a comment at "\n" and nothing else).
+            errors.extend(control_errors(comment, path + ".comment", allow="\n",
+                                         what="control characters other than newline"))
         entries.append((path, peer.get("name"), peer.get("key")))
     return errors, entries
 
@@ -432,10 +490,10 @@ def _duplicate_errors(entries):
     for path, name, key in entries:
         if isinstance(name, str):
             if name in names:
-                errors.append("%s.name: '%s' is already used by %s" % (path, name, names[name]))
+                errors.append("%s.name: %r is already used by %s" % (path, str(name), names[name]))
             else:
                 names[name] = path
-        if isinstance(key, str) and _HEX64.match(key):
+        if is_hex_key(key):
             if key.lower() in keys:
                 errors.append("%s.key: the same key as %s" % (path, keys[key.lower()]))
             else:
@@ -449,289 +507,222 @@ def validate_peers(peers, var="peers"):
     return errors + _duplicate_errors(entries)
 
 
-def render_peer(peer):
-    """The text of a peer file, for a peer that passed validate_peers."""
-    lines = [("# " + line).rstrip() for line in peer.get("comment", "").splitlines()]
-    lines.append('key "%s";' % peer["key"].lower())
-    lines.extend("remote %s;" % parse_remote(r) for r in peer.get("remotes", []))
-    if peer.get("float"):
-        lines.append("float yes;")
-    return "\n".join(lines) + "\n"
+# --- bind addresses --------------------------------------------------------
 
+def parse_bind(value):
+    """A ``bind`` item: ``'any'``, or ``(ipaddress object, scope or None)``.
 
-def parse_secret(text):
-    """The secret of a ``secret "...";`` file, or None."""
-    match = _SECRET_LINE.search(text)
-    return match.group(1).lower() if match else None
-
-
-def render_secret(secret):
-    return 'secret "%s";\n' % secret.lower()
-
-
-# --- instances -------------------------------------------------------------
-
-def instance_with_defaults(instance):
-    """An instance dict with every optional key filled in from INSTANCE_DEFAULTS."""
-    merged = {k: (list(v) if isinstance(v, list) else v) for k, v in INSTANCE_DEFAULTS.items()}
-    merged.update(instance)
-    return merged
-
-
-def _bind_address(value):
-    """Return 'any' or an ipaddress object; raise ValueError."""
+    With or without brackets; an IPv6 address may carry a scope (``%eth0``),
+    which fastd reads as the interface to bind to, so it must be an interface
+    name (``ipaddress`` alone accepts almost any text after ``%``). Raise
+    ValueError saying what is wrong."""
+    if not isinstance(value, str):
+        raise ValueError("expected 'any' or an IP address, got %s" % describe(value))
     if value == "any":
-        return value
+        return "any"
     text = value[1:-1] if value.startswith("[") and value.endswith("]") else value
-    return ipaddress.ip_address(text)
+    host, pct, scope = text.partition("%")
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError("%r is not 'any' or an IP address (without port)" % str(value)) from None
+    if pct:
+        if addr.version != 6:
+            raise ValueError("%r is not 'any' or an IP address (without port; only IPv6 "
+                             "addresses have a scope)" % str(value))
+        if not is_scope(scope):
+            raise ValueError("the scope %r of %r is not %s" % (scope, str(value), IFNAME_RULE))
+    return addr, scope or None
 
 
 def _binds_overlap(a, b):
     if a == "any" or b == "any":
         return True
+    a, b = a[0], b[0]
     if a.version != b.version:
         return False
     return a == b or a.is_unspecified or b.is_unspecified
 
 
-def _check_int(errors, value, var, low, high, allow_none=False):
-    if value is None and allow_none:
-        return
-    if not _is_int(value) or not low <= value <= high:
-        limit = "%d..%d" % (low, high) if high is not None else ">= %d" % low
-        errors.append("%s must be an integer %s%s, got %s"
-                      % (var, limit, " or null" if allow_none else "",
-                         value if _is_int(value) else _type(value)))
+# --- instances -------------------------------------------------------------
+
+def _group_with_defaults(group):
+    if not isinstance(group, dict):
+        return group
+    peers = group.get("peers", [])
+    return {
+        "name": group.get("name"),
+        "peer_limit": to_int(group.get("peer_limit")),
+        "peers": list(peers) if isinstance(peers, list) else peers,
+    }
 
 
-def _validate_instance(inst, var):
+def instance_with_defaults(instance):
+    """A valid instance dict with every key filled in from INSTANCE_DEFAULTS,
+    integers (given as int or as a string of digits) as int, each peer group
+    with name, peer_limit and peers, and mesh with every key."""
+    merged = {k: (list(v) if isinstance(v, list) else v) for k, v in INSTANCE_DEFAULTS.items()}
+    merged.update(instance)
+    for key in INT_KEYS:
+        merged[key] = to_int(merged[key])
+    if isinstance(merged["peer_groups"], list):
+        merged["peer_groups"] = [_group_with_defaults(g) for g in merged["peer_groups"]]
+    if isinstance(merged["mesh"], dict):
+        merged["mesh"] = normalize_mesh(merged["mesh"])
+    return merged
+
+
+def _validate_on_verify(on_verify, var):
+    if on_verify is None or isinstance(on_verify, bool):
+        return []
+    if isinstance(on_verify, str) and on_verify.strip():
+        # fastd hands the command to /bin/sh: one line, no control characters
+        return control_errors(on_verify, var)
+    return ["%s must be null, true (accept every peer) or a command, got %s"
+            % (var, describe(on_verify))]
+
+
+def _validate_groups(groups, var, entries, peers):
     errors = []
-    errors.extend(unknown_keys(inst, INSTANCE_DEFAULTS, var))
-    for key in REQUIRED_INSTANCE_KEYS:
-        if key not in inst:
-            errors.append("%s.%s is required" % (var, key))
-    cfg = instance_with_defaults(inst)
-    if "name" in inst and not (isinstance(cfg["name"], str) and _INSTANCE_NAME.match(cfg["name"])):
-        errors.append("%s.name must be 1-32 characters a-z, 0-9, '_' or '-', starting with a "
-                      "letter or digit (it names /etc/fastd/<name> and fastd@<name>); got %s"
-                      % (var, repr(cfg["name"])))
-    mode = cfg["mode"]
-    if mode not in MODES:
-        errors.append("%s.mode must be one of %s, got %s" % (var, _choices(MODES), repr(mode)))
-    offload = cfg["offload_l2tp"]
-    if not isinstance(offload, bool):
-        errors.append("%s.offload_l2tp must be a boolean" % var)
-    errors.extend(validate_methods(cfg["methods"], var + ".methods", offload is True, mode))
-    _check_int(errors, cfg["mtu"], var + ".mtu", MTU_MIN, MTU_MAX)
-    if "port" in inst:
-        _check_int(errors, cfg["port"], var + ".port", 1, 65535)
-    binds = cfg["bind"]
-    if not isinstance(binds, list) or not binds:
-        errors.append("%s.bind must be a non-empty list of addresses ('any', IPv4 or IPv6; "
-                      "the port is set by %s.port)" % (var, var))
-    else:
-        for index, value in enumerate(binds):
-            try:
-                if not isinstance(value, str):
-                    raise ValueError
-                _bind_address(value)
-            except ValueError:
-                errors.append("%s.bind[%d]: %s is not 'any' or an IP address (without port; "
-                              "the port is set by %s.port)" % (var, index, repr(value), var))
-    _check_int(errors, cfg["peer_limit"], var + ".peer_limit", 0, 2 ** 31 - 1, allow_none=True)
-    peer_errors, entries = _peer_entries(cfg["peers"], var + ".peers")
-    errors.extend(peer_errors)
-    peers = [p for p in cfg["peers"] if isinstance(p, dict)] if isinstance(cfg["peers"], list) else []
-    groups = cfg["peer_groups"]
     if not isinstance(groups, list):
-        errors.append("%s.peer_groups must be a list of {name, peer_limit, peers}" % var)
-        groups = []
+        return ["%s must be a list of {name, peer_limit, peers}, got %s" % (var, describe(groups))]
     group_names = {}
     for index, group in enumerate(groups):
-        gvar = "%s.peer_groups[%d]" % (var, index)
+        gvar = "%s[%d]" % (var, index)
         if not isinstance(group, dict):
-            errors.append("%s must be a dict with name, peer_limit, peers" % gvar)
+            errors.append("%s must be a dict with name, peer_limit, peers, got %s"
+                          % (gvar, describe(group)))
             continue
         errors.extend(unknown_keys(group, PEER_GROUP_KEYS, gvar))
         name_errors = validate_peer_name(group.get("name"), gvar + ".name")
         errors.extend(name_errors)
         if not name_errors:
             if group["name"] in group_names:
-                errors.append("%s.name: '%s' is already used by %s"
-                              % (gvar, group["name"], group_names[group["name"]]))
+                errors.append("%s.name: %r is already used by %s"
+                              % (gvar, str(group["name"]), group_names[group["name"]]))
             group_names.setdefault(group["name"], gvar)
-        _check_int(errors, group.get("peer_limit"), gvar + ".peer_limit", 0, 2 ** 31 - 1,
-                   allow_none=True)
+        errors.extend(int_errors(group.get("peer_limit"), gvar + ".peer_limit", 0, PEER_LIMIT_MAX,
+                                 allow_none=True))
         group_errors, group_entries = _peer_entries(group.get("peers", []), gvar + ".peers")
         errors.extend(group_errors)
         entries.extend(group_entries)
         if isinstance(group.get("peers"), list):
             peers.extend(p for p in group["peers"] if isinstance(p, dict))
+    return errors
+
+
+def _validate_binds(binds, var):
+    if not isinstance(binds, list) or not binds:
+        return ["%s.bind must be a non-empty list of addresses ('any', IPv4 or IPv6; "
+                "the port is set by %s.port), got %s" % (var, var, describe(binds))]
+    errors = []
+    for index, value in enumerate(binds):
+        try:
+            parse_bind(value)
+        except ValueError as exc:
+            errors.append("%s.bind[%d]: %s; the port is set by %s.port" % (var, index, exc, var))
+    return errors
+
+
+def _validate_instance(inst, var):
+    errors = unknown_keys(inst, INSTANCE_DEFAULTS, var)
+    cfg = {k: inst.get(k, v) for k, v in INSTANCE_DEFAULTS.items()}
+    errors.extend(_one_of(cfg["state"], STATES, var + ".state"))
+    absent = cfg["state"] == "absent"
+    for key in ("name",) if absent else REQUIRED_INSTANCE_KEYS:
+        if key not in inst:
+            errors.append("%s.%s is required" % (var, key))
+    if "name" in inst and not (isinstance(cfg["name"], str) and _INSTANCE_NAME.fullmatch(cfg["name"])):
+        errors.append("%s.name must be 1-32 characters a-z, 0-9, '_' or '-', starting with a "
+                      "letter or digit (it names /etc/fastd/<name> and fastd@<name>); got %s"
+                      % (var, describe(cfg["name"])))
+    mode = cfg["mode"]
+    errors.extend(_one_of(mode, MODES, var + ".mode"))
+    offload = cfg["offload_l2tp"]
+    errors.extend(bool_errors(offload, var + ".offload_l2tp"))
+    errors.extend(validate_methods(cfg["methods"], var + ".methods", offload is True, mode))
+    errors.extend(int_errors(cfg["mtu"], var + ".mtu", MTU_MIN, MTU_MAX))
+    if "port" in inst:
+        errors.extend(int_errors(cfg["port"], var + ".port", 1, 65535))
+    errors.extend(_validate_binds(cfg["bind"], var))
+    errors.extend(int_errors(cfg["peer_limit"], var + ".peer_limit", 0, PEER_LIMIT_MAX,
+                             allow_none=True))
+    peer_errors, entries = _peer_entries(cfg["peers"], var + ".peers")
+    errors.extend(peer_errors)
+    peers = [p for p in cfg["peers"] if isinstance(p, dict)] if isinstance(cfg["peers"], list) else []
+    errors.extend(_validate_groups(cfg["peer_groups"], var + ".peer_groups", entries, peers))
     errors.extend(_duplicate_errors(entries))
     on_verify = cfg["on_verify"]
-    if not (on_verify is None or isinstance(on_verify, bool)
-            or (isinstance(on_verify, str) and on_verify.strip())):
-        errors.append("%s.on_verify must be null, true (accept every peer) or a command" % var)
-    if mode in MODES:
-        names = [p.get("name") for p in peers]
-        keys = [p.get("key") for p in peers]
+    errors.extend(_validate_on_verify(on_verify, var + ".on_verify"))
+    if mode in MODES and "interface" in inst:
         errors.extend(validate_interface(cfg["interface"], mode, var + ".interface",
-                                         has_on_verify=bool(on_verify), peer_names=names,
-                                         peer_keys=keys) if "interface" in inst else [])
-    if cfg["log_level"] is not None and cfg["log_level"] not in LOG_LEVELS:
-        errors.append("%s.log_level must be one of %s, got %s"
-                      % (var, _choices(LOG_LEVELS), repr(cfg["log_level"])))
+                                         has_on_verify=bool(on_verify),
+                                         peer_names=[p.get("name") for p in peers],
+                                         peer_keys=[p.get("key") for p in peers]))
+    if cfg["log_level"] is not None:
+        errors.extend(_one_of(cfg["log_level"], LOG_LEVELS, var + ".log_level"))
     drop = cfg["drop_capabilities"]
-    if not (drop is None or isinstance(drop, bool) or drop in DROP_CAPABILITIES):
+    if not (drop is None or isinstance(drop, bool) or (isinstance(drop, str) and drop in DROP_CAPABILITIES)):
         errors.append("%s.drop_capabilities must be one of %s (or a boolean), got %s"
-                      % (var, _choices(DROP_CAPABILITIES), repr(drop)))
-    _check_int(errors, cfg["packet_mark"], var + ".packet_mark", 0, 2 ** 32 - 1, allow_none=True)
-    if not isinstance(cfg["hide_ip_addresses"], bool):
-        errors.append("%s.hide_ip_addresses must be a boolean" % var)
+                      % (var, _choices(DROP_CAPABILITIES), describe(drop)))
+    errors.extend(int_errors(cfg["packet_mark"], var + ".packet_mark", 0, PACKET_MARK_MAX,
+                             allow_none=True))
+    errors.extend(bool_errors(cfg["hide_ip_addresses"], var + ".hide_ip_addresses"))
     errors.extend(validate_mesh(cfg["mesh"], var + ".mesh"))
     if cfg["secret"] is not None:
         errors.extend(validate_key(cfg["secret"], var + ".secret", what="secret"))
     return errors
 
 
+def _collisions(ivar, inst, sockets, ifnames):
+    """Errors where a present instance shares a port (with overlapping bind
+    addresses) or interface names with one seen before; records its own."""
+    errors = []
+    port, binds = as_int(inst.get("port")), inst.get("bind", INSTANCE_DEFAULTS["bind"])
+    if port is not None and isinstance(binds, list):
+        for bind in binds:
+            try:
+                addr = parse_bind(bind)
+            except ValueError:
+                continue
+            for other_var, other_port, other_bind, other_addr in sockets:
+                if other_var != ivar and other_port == port and _binds_overlap(addr, other_addr):
+                    errors.append("%s: binds %s port %d, which overlaps %s (%s port %d)"
+                                  % (ivar, bind, port, other_var, other_bind, port))
+                    break
+            sockets.append((ivar, port, bind, addr))
+    pattern = inst.get("interface")
+    if isinstance(pattern, str) and pattern.count("%") <= 1:
+        fixed = _split_pattern(pattern)
+        if fixed in ifnames:
+            errors.append("%s.interface: %r gives the same interface names as %s.interface"
+                          % (ivar, pattern, ifnames[fixed]))
+        else:
+            ifnames[fixed] = ivar
+    return errors
+
+
 def validate_instances(instances, var="fastd_instances"):
     """Check ``fastd_instances``: every instance, then the rules across them
-    (unique names; no two instances on the same port with overlapping bind
-    addresses; no two multitap instances with the same interface prefix or
-    tap instances with the same interface)."""
+    (unique names; among present instances, no two on the same port with
+    overlapping bind addresses, no two multitap instances with the same
+    interface prefix, no two tap instances with the same interface)."""
     if not isinstance(instances, list):
-        return ["%s must be a list of instances, got %s" % (var, _type(instances))]
+        return ["%s must be a list of instances, got %s" % (var, describe(instances))]
     errors = []
     names, sockets, ifnames = {}, [], {}
     for index, inst in enumerate(instances):
         ivar = "%s[%d]" % (var, index)
         if not isinstance(inst, dict):
-            errors.append("%s must be a dict, got %s" % (ivar, _type(inst)))
+            errors.append("%s must be a dict, got %s" % (ivar, describe(inst)))
             continue
-        own = _validate_instance(inst, ivar)
-        errors.extend(own)
+        errors.extend(_validate_instance(inst, ivar))
         name = inst.get("name")
         if isinstance(name, str):
             if name in names:
-                errors.append("%s.name: '%s' is already used by %s" % (ivar, name, names[name]))
+                errors.append("%s.name: %r is already used by %s" % (ivar, str(name), names[name]))
             else:
                 names[name] = ivar
-        port, binds = inst.get("port"), inst.get("bind", INSTANCE_DEFAULTS["bind"])
-        if _is_int(port) and isinstance(binds, list):
-            for bind in binds:
-                try:
-                    addr = _bind_address(bind)
-                except (ValueError, AttributeError):
-                    continue
-                for other_var, other_port, other_bind, other_addr in sockets:
-                    if other_var != ivar and other_port == port and _binds_overlap(addr, other_addr):
-                        errors.append("%s: binds %s port %d, which overlaps %s (%s port %d)"
-                                      % (ivar, bind, port, other_var, other_bind, port))
-                        break
-                sockets.append((ivar, port, bind, addr))
-        pattern = inst.get("interface")
-        if isinstance(pattern, str) and pattern.count("%") <= 1:
-            fixed = _split_pattern(pattern)
-            if fixed in ifnames:
-                errors.append("%s.interface: '%s' gives the same interface names as %s.interface"
-                              % (ivar, pattern, ifnames[fixed]))
-            else:
-                ifnames[fixed] = ivar
+        if inst.get("state", "present") != "absent":
+            errors.extend(_collisions(ivar, inst, sockets, ifnames))
     return errors
-
-
-# --- status socket ---------------------------------------------------------
-
-def parse_status(doc):
-    """Normalize a fastd status socket document (JSON text, bytes or dict).
-
-    Times become seconds. fastd reports the interface at the top in tap mode
-    and per peer in multitap mode (null for offloaded peers in v22, fixed in
-    v23); each peer here gets the interface it uses. ``mtu`` per peer exists
-    in v23 only (null otherwise).
-    """
-    if isinstance(doc, (bytes, bytearray)):
-        doc = doc.decode("utf-8")
-    if isinstance(doc, str):
-        doc = json.loads(doc)
-    if not isinstance(doc, dict) or not isinstance(doc.get("peers"), dict):
-        raise ValueError("not a fastd status document (no 'peers' object)")
-    top_interface = doc.get("interface")
-    peers = []
-    for key, info in doc["peers"].items():
-        conn = info.get("connection")
-        peers.append({
-            "key": key,
-            "name": info.get("name"),
-            "address": info.get("address"),
-            "interface": info.get("interface", top_interface),
-            "mtu": info.get("mtu"),
-            "connected": conn is not None,
-            "method": conn.get("method") if conn else None,
-            "established": conn["established"] / 1000.0 if conn and conn.get("established") is not None else None,
-            "statistics": conn.get("statistics") if conn else None,
-            "mac_addresses": conn.get("mac_addresses", []) if conn else [],
-        })
-    peers.sort(key=lambda p: (p["name"] is None, p["name"] or "", p["key"]))
-    uptime = doc.get("uptime")
-    return {
-        "uptime": uptime / 1000.0 if uptime is not None else None,
-        "interface": top_interface,
-        "statistics": doc.get("statistics"),
-        "peers": peers,
-        "count": len(peers),
-        "connected": sum(1 for p in peers if p["connected"]),
-        "methods": method_counts(peers),
-    }
-
-
-def method_counts(peers):
-    """{method: number of connected peers using it} for parse_status peers."""
-    counts = {}
-    for peer in peers:
-        if peer.get("connected") and peer.get("method"):
-            counts[peer["method"]] = counts.get(peer["method"], 0) + 1
-    return counts
-
-
-def count_connected(status, method=None):
-    """Connected peers in a parse_status result, optionally only with ``method``."""
-    if method is None:
-        return status["connected"]
-    return status["methods"].get(method, 0)
-
-
-# --- files -----------------------------------------------------------------
-
-def parse_mode(mode):
-    """A file mode given as octal string ('0644') or int; raise ValueError."""
-    if _is_int(mode):
-        value = mode
-    elif isinstance(mode, str) and re.match(r"^0?[0-7]{3,4}$", mode):
-        value = int(mode, 8)
-    else:
-        raise ValueError("mode must be an octal string such as '0644', got %r" % (mode,))
-    if not 0 <= value <= 0o7777:
-        raise ValueError("mode %o is out of range" % value)
-    return value
-
-
-def atomic_write(path, data, mode, fsync=False):
-    """Write ``data`` (bytes) to ``path`` through a hidden temporary file in the
-    same directory that has ``mode`` before any byte is written, then rename."""
-    directory, base = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix="." + base + ".", dir=directory or ".")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

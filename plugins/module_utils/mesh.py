@@ -5,41 +5,99 @@ fastd and tunneldigger roles and the on-connect script they call."""
 
 from __future__ import annotations
 
-import re
-
-from ansible_collections.freifunk.gateway.plugins.module_utils.checks import unknown_keys
+from ansible_collections.freifunk.gateway.plugins.module_utils.rules import (
+    bool_errors,
+    describe,
+    ifname_errors,
+    int_errors,
+    to_int,
+    unknown_keys,
+)
 
 BACKENDS = ("batman_adv", "bridge")
 MESH_KEYS = ("backend", "interface", "hop_penalty", "isolated")
-IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 
 
 def validate_mesh(mesh, var="mesh"):
     """Errors in a mesh setting: null (do not attach) or
     ``{backend: batman_adv|bridge, interface: IFNAME, hop_penalty: 0..255
-    (batman_adv only), isolated: bool (bridge only)}``."""
+    (batman_adv only), isolated: bool (bridge only)}``. Every value ends up
+    on the command line of the on-connect hook, so each is checked whole."""
     if mesh is None:
         return []
     if not isinstance(mesh, dict):
-        return ["%s must be null or a dict with keys %s" % (var, ", ".join(MESH_KEYS))]
+        return ["%s must be null or a dict with keys %s, got %s"
+                % (var, ", ".join(MESH_KEYS), describe(mesh))]
     errors = unknown_keys(mesh, MESH_KEYS, var)
     backend = mesh.get("backend")
     if backend not in BACKENDS:
-        errors.append("%s.backend must be one of %s, got %r" % (var, ", ".join(BACKENDS), backend))
-    interface = mesh.get("interface")
-    if not (isinstance(interface, str) and IFNAME.match(interface) and interface not in (".", "..")):
-        errors.append("%s.interface must be an interface name of 1-15 characters "
-                      "(letters, digits, '_', '.', '-'), got %r" % (var, interface))
+        errors.append("%s.backend must be one of %s, got %s"
+                      % (var, ", ".join(BACKENDS), describe(backend)))
+    errors.extend(ifname_errors(mesh.get("interface"), var + ".interface"))
     penalty = mesh.get("hop_penalty")
     if penalty is not None:
         if backend != "batman_adv":
             errors.append("%s.hop_penalty applies to backend batman_adv only" % var)
-        elif isinstance(penalty, bool) or not isinstance(penalty, int) or not 0 <= penalty <= 255:
-            errors.append("%s.hop_penalty must be an integer 0..255, got %r" % (var, penalty))
+        else:
+            errors.extend(int_errors(penalty, var + ".hop_penalty", 0, 255))
     isolated = mesh.get("isolated")
     if isolated is not None:
-        if not isinstance(isolated, bool):
-            errors.append("%s.isolated must be a boolean, got %r" % (var, isolated))
+        bad = bool_errors(isolated, var + ".isolated")
+        if bad:
+            errors.extend(bad)
         elif isolated and backend != "bridge":
             errors.append("%s.isolated applies to backend bridge only" % var)
+    return errors
+
+
+def normalize_mesh(mesh):
+    """A valid mesh setting with every key present and hop_penalty an int
+    (None stays None: do not attach)."""
+    if mesh is None:
+        return None
+    return {
+        "backend": mesh.get("backend"),
+        "interface": mesh.get("interface"),
+        "hop_penalty": to_int(mesh.get("hop_penalty")),
+        "isolated": mesh.get("isolated"),
+    }
+
+
+def contract_errors(instances, meshes, host_interfaces, var="fastd_instances"):
+    """Errors where a tunnel daemon's ``mesh`` names an interface nothing provides.
+
+    ``instances``: normalized instances (``name``, ``mesh``); ``meshes``:
+    ``batman_adv_meshes`` of the same host, or None when the batman_adv role
+    does not run there; ``host_interfaces``: the names the host has now.
+    A batman_adv mesh must be one of ``meshes`` (when given) or exist; a
+    bridge must be the client bridge of one of ``meshes`` or exist on the
+    host (nothing else creates it). Without this check a typo connects every
+    node and attaches none.
+    """
+    errors = []
+    configured = {"batman_adv": set(), "bridge": set()}
+    for mesh in meshes or []:
+        if isinstance(mesh, dict):
+            configured["batman_adv"].add(mesh.get("name", "bat0"))
+            if mesh.get("bridge"):
+                configured["bridge"].add(mesh["bridge"])
+    present = set(host_interfaces or [])
+    for index, inst in enumerate(instances):
+        mesh = inst.get("mesh")
+        if not mesh:
+            continue
+        backend, interface = mesh.get("backend"), mesh.get("interface")
+        if interface in configured.get(backend, ()) or interface in present:
+            continue
+        where = "%s[%d].mesh.interface" % (var, index)
+        if backend == "batman_adv" and meshes is not None:
+            errors.append("%s: %s is not a mesh of batman_adv_meshes (%s) and does not exist on "
+                          "the host" % (where, interface, ", ".join(sorted(configured["batman_adv"])) or "none"))
+        elif backend == "batman_adv":
+            errors.append("%s: batman-adv interface %s does not exist on the host; create it with "
+                          "the freifunk.gateway.batman_adv role (batman_adv_meshes)" % (where, interface))
+        else:
+            errors.append("%s: bridge %s does not exist on the host and no batman_adv_meshes[].bridge "
+                          "creates it; create the bridge first (for example as the client bridge "
+                          "of batman_adv_meshes)" % (where, interface))
     return errors

@@ -47,7 +47,7 @@ options:
   mode:
     description:
       - Permissions of O(path), as an octal string such as V('0600').
-      - New files get this mode before the secret is written.
+      - A new key file is written as 0600 and then given this mode, so the secret is never readable by others while it is written.
     type: raw
     default: '0600'
   owner:
@@ -106,15 +106,11 @@ generated:
 """
 
 import os
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import (
-    atomic_write,
-    parse_mode,
-    parse_secret,
-    render_secret,
-    validate_key,
-)
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import validate_key
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_render import parse_secret, render_secret
 
 
 def show_key(module, fastd, secret):
@@ -135,6 +131,39 @@ def generate_key(module, fastd):
     return secret
 
 
+def write_new(module, path, text, exclusive):
+    """Write ``text`` to ``path`` through a 0600 temporary file in the same
+    directory. ``exclusive``: only if ``path`` does not exist yet (a hard link
+    is atomic create-if-absent), returning False when another run was first;
+    otherwise replace ``path`` atomically."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if not exclusive:
+            module.atomic_move(tmp, path)
+            return True
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def read_secret(module, path):
+    if not os.path.isfile(path) or os.path.islink(path):
+        module.fail_json(msg="%s exists but is not a regular file" % path)
+    with open(path) as handle:
+        return parse_secret(handle.read())
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -148,36 +177,34 @@ def main():
     )
     path = module.params["path"]
     given = module.params["secret"]
-    try:
-        mode = parse_mode(module.params["mode"])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
     if given is not None:
         errors = validate_key(given, "secret", what="secret")
         if errors:
             module.fail_json(msg=errors[0])
         given = given.lower()
-    fastd = module.get_bin_path("fastd", required=True)
+    # In check mode on a fresh host, fastd and the directory may not exist
+    # yet: the module then predicts instead of failing.
+    fastd = module.get_bin_path("fastd", required=not module.check_mode)
+    directory_ok = os.path.isdir(os.path.dirname(path) or ".")
 
     current = None
-    exists = os.path.lexists(path)
-    if exists:
-        if not os.path.isfile(path):
-            module.fail_json(msg="%s exists but is not a regular file" % path)
-        with open(path) as handle:
-            current = parse_secret(handle.read())
+    if os.path.lexists(path):
+        current = read_secret(module, path)
         if current is None and given is None:
             module.fail_json(msg="%s holds no valid `secret \"...\";` line; refusing to replace it "
                                  "with a new key (that would lock out every node configured with "
                                  "the old public key): fix or remove the file, or pass secret"
                              % path)
-    elif not os.path.isdir(os.path.dirname(path) or "."):
+    elif not directory_ok and not module.check_mode:
         module.fail_json(msg="the directory of %s does not exist" % path)
 
-    before = show_key(module, fastd, current) if current else None
+    def public_of(secret):
+        return show_key(module, fastd, secret) if secret and fastd else None
+
+    before = public_of(current)
     secret, public, generated = current, before, False
     if given is not None and given != current:
-        secret, public = given, show_key(module, fastd, given)
+        secret, public = given, public_of(given)
     elif current is None:
         generated = True
         if module.check_mode:
@@ -188,9 +215,21 @@ def main():
 
     changed = generated or secret != current
     if changed and not module.check_mode:
-        atomic_write(path, render_secret(secret).encode("ascii"), mode, fsync=True)
+        text = render_secret(secret)
+        if not write_new(module, path, text, exclusive=current is None):
+            # Another run created the key between our look and our write:
+            # keep theirs, so every run reports the key that is on disk.
+            secret = read_secret(module, path)
+            if secret is None:
+                module.fail_json(msg="%s appeared during this run without a valid key" % path)
+            if given is not None and given != secret:
+                write_new(module, path, render_secret(given), exclusive=False)
+                secret = given
+            else:
+                generated, changed = False, False
+            public = show_key(module, fastd, secret)
     if os.path.exists(path):
-        changed = module.set_mode_if_different(path, mode, changed)
+        changed = module.set_mode_if_different(path, module.params["mode"], changed)
         changed = module.set_owner_if_different(path, module.params["owner"], changed)
         changed = module.set_group_if_different(path, module.params["group"], changed)
 
@@ -199,7 +238,7 @@ def main():
         result["diff"] = dict(
             before_header=path, after_header=path,
             before="public key: %s\n" % before if before else "",
-            after="public key: %s\n" % (public or "(generated when applied)"))
+            after="public key: %s\n" % (public or ("(generated when applied)" if generated else "(known when applied)")))
     module.exit_json(**result)
 
 

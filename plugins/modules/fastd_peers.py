@@ -113,13 +113,9 @@ import os
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import (
-    atomic_write,
-    parse_mode,
-    render_peer,
-    validate_peer_name,
-    validate_peers,
-)
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import validate_peer_name, validate_peers
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_render import render_peer
+from ansible_collections.freifunk.gateway.plugins.module_utils.files import atomic_write, parse_mode
 
 DIFF_LIMIT = 100
 

@@ -155,12 +155,8 @@ import socket
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import (
-    count_connected,
-    parse_status,
-    status_socket_path,
-    validate_methods,
-)
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import validate_methods
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_status import count_connected, parse_status, status_socket_path
 
 
 def read_socket(path, timeout):

@@ -4,6 +4,7 @@ checked against fastd and the on-connect script where they have the last word.""
 import copy
 import inspect
 import os
+import re
 import shutil
 import subprocess
 
@@ -12,6 +13,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.freifunk.gateway.plugins.filter import fastd as flt
+from ansible_collections.freifunk.gateway.plugins.module_utils.rules import describe
 
 FASTD = shutil.which("fastd")
 requires_fastd = pytest.mark.skipif(FASTD is None, reason="needs the fastd binary")
@@ -21,28 +23,19 @@ ON_CONNECT = os.path.join(REPO, "roles", "on_connect", "files", "freifunk-on-con
 
 KEY_A = "84ddcfa9c8887a361f4ee619d79a642c50acd0d04a2b3109ab65a85e34f24f0f"
 KEY_B = "57401fc65b85c386feecaba0661fd1e927f08130e61132538839c5728380751a"
-KEY_C = "c3a1b9a5f0d1e4d1c4b1f3d1a6e2b6f1d0c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5"
+KEY_C = "22873f22bc2611fccf5421f86d67a4267f86c9d18cae9c2589d3a0198e4affaf"  # from fastd --generate-key
 # A secret only used to let fastd parse test configs.
 SECRET = "f8a2832608f6a63a1bf5e70e515c37e1cb1d3550048a56aa532c0050fff16760"
 SCRIPT = "/usr/local/sbin/freifunk-on-connect"
-FILTERS = ("fastd_instance_errors", "fastd_instances_normalized", "fastd_peer_dirs",
-           "fastd_bind", "fastd_quote", "fastd_hook", "fastd_interface_name")
+FILTERS = ("fastd_instance_errors", "fastd_instances_normalized", "fastd_instance_secret",
+           "fastd_peer_dirs", "fastd_bind", "fastd_quote", "fastd_hook", "fastd_interface_name",
+           "fastd_listeners")
 
 
 def instance(**extra):
     inst = {"name": "mesh0", "port": 10000, "interface": "fft-%k"}
     inst.update(extra)
     return inst
-
-
-def verify_config(tmp_path, body):
-    """Run fastd --verify-config on a small multitap config; return (rc, output)."""
-    conf = tmp_path / "fastd.conf"
-    conf.write_text('secret "%s";\nmode multitap;\ninterface "fft-%%k";\nmethod "null";\n%s\n'
-                    % (SECRET, body))
-    proc = subprocess.run([FASTD, "--verify-config", "--config", str(conf)],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
-    return proc.returncode, proc.stdout
 
 
 # --- plugin and documentation ------------------------------------------------
@@ -218,8 +211,8 @@ def test_bind(address, expected):
 
 @requires_fastd
 @pytest.mark.parametrize("address", [a for a, _e in BINDS])
-def test_bind_is_accepted_by_fastd(tmp_path, address):
-    rc, out = verify_config(tmp_path, "bind %s;" % flt.fastd_bind(address, 10000))
+def test_bind_is_accepted_by_fastd(tmp_path, address, fastd_verify):
+    rc, out = fastd_verify("bind %s;" % flt.fastd_bind(address, 10000))
     assert rc == 0, out
 
 
@@ -228,11 +221,15 @@ def test_bind_is_accepted_by_fastd(tmp_path, address):
     ("[2001:db8::1]:10000", 10000,
      "'[2001:db8::1]:10000' is not 'any' or an IP address (without port)"),
     ("gw01.example.org", 10000, "'gw01.example.org' is not 'any' or an IP address (without port)"),
-    ("192.0.2.1%eth0", 10000, "'192.0.2.1%eth0' is not 'any' or an IP address (without port)"),
+    ("192.0.2.1%eth0", 10000, "'192.0.2.1%eth0' is not 'any' or an IP address (without port; "
+     "only IPv6 addresses have a scope)"),
     ("", 10000, "'' is not 'any' or an IP address (without port)"),
-    (None, 10000, "address must be 'any' or an IP address, got None"),
-    ("any", "10000", "port must be an integer, got '10000'"),
-    ("any", True, "port must be an integer, got True"),
+    (None, 10000, "expected 'any' or an IP address, got null"),
+    ("any", "abc", "port must be an integer 1..65535, got string 'abc'"),
+    ("any", "0", "port must be an integer 1..65535, got string '0'"),
+    ("any", 65536, "port must be an integer 1..65535, got 65536"),
+    ("any", True, "port must be an integer 1..65535, got boolean true"),
+    ("any", None, "port must be an integer 1..65535, got null"),
 ])
 def test_bind_rejects(address, port, message):
     with pytest.raises(AnsibleFilterError) as err:
@@ -257,15 +254,15 @@ def test_quote(value, expected):
 @requires_fastd
 @pytest.mark.parametrize("name", ['say "hi".conf', "back\\slash.conf", 'both\\".conf',
                                   "two\\\\.conf"])
-def test_fastd_reads_a_quoted_path_back_exactly(tmp_path, name):
+def test_fastd_reads_a_quoted_path_back_exactly(tmp_path, name, fastd_verify):
     """fastd opens an included file while it parses, so a config that includes
     the file by its quoted path only passes if fastd unescapes the string to
     exactly that path; quoted naively, the same path does not."""
     path = tmp_path / name
     path.write_text("log level info;\n")
-    rc, out = verify_config(tmp_path, "include %s;" % flt.fastd_quote(str(path)))
+    rc, out = fastd_verify("include %s;" % flt.fastd_quote(str(path)))
     assert rc == 0, out
-    naive_rc, _out = verify_config(tmp_path, 'include "%s";' % path)
+    naive_rc, _out = fastd_verify('include "%s";' % path)
     assert naive_rc != 0
 
 
@@ -306,12 +303,12 @@ def test_hook_without_mesh_is_none(mesh, action):
 def test_hook_bad_action_raises_even_without_mesh(mesh, action):
     with pytest.raises(AnsibleFilterError) as err:
         flt.fastd_hook(mesh, action, SCRIPT)
-    assert str(err.value) == "fastd_hook: action must be attach or detach, got %r" % (action,)
+    assert str(err.value) == "fastd_hook: action must be attach or detach, got %s" % describe(action)
 
 
 @pytest.mark.parametrize("script", [None, "", 5])
 def test_hook_without_script_names_on_connect_script(script):
-    with pytest.raises(AnsibleFilterError, match=r"on_connect_script\), got %r$" % (script,)):
+    with pytest.raises(AnsibleFilterError, match=r"on_connect_script\), got %s$" % re.escape(describe(script))):
         flt.fastd_hook(BATMAN, "attach", script)
 
 
@@ -347,3 +344,127 @@ def test_hook_commands_are_understood_by_the_on_connect_script(tmp_path, mesh):
 def test_fastd_interface_name_cuts_like_fastd(pattern, kwargs, expected):
     from ansible_collections.freifunk.gateway.plugins.filter.fastd import fastd_interface_name
     assert fastd_interface_name(pattern, **kwargs) == expected
+
+
+# --- promises: secrets, state, integers, injection -------------------------------
+
+NORMALIZED_KEYS = {
+    "name", "state", "port", "interface", "mode", "methods", "offload_l2tp", "mtu", "bind",
+    "peer_limit", "peers", "peer_groups", "on_verify", "log_level", "drop_capabilities",
+    "packet_mark", "hide_ip_addresses", "mesh", "secret_given", "config_dir", "config_file",
+    "secret_file", "peers_dir", "status_socket", "unit"}
+
+
+@pytest.mark.parametrize("secret, given", [(SECRET, True), (None, False)])
+def test_normalized_carries_no_secret(secret, given):
+    (inst,) = flt.fastd_instances_normalized([instance(secret=secret)])
+    assert set(inst) == NORMALIZED_KEYS
+    assert inst["secret_given"] is given
+    assert SECRET not in repr(inst)
+
+
+def test_normalized_without_a_secret_key_at_all():
+    (inst,) = flt.fastd_instances_normalized([instance()])
+    assert inst["secret_given"] is False and "secret" not in inst
+
+
+def test_normalized_integers_given_as_strings_become_int():
+    (inst,) = flt.fastd_instances_normalized([instance(
+        port="10010", mtu="1400", peer_limit="20", packet_mark="3",
+        peer_groups=[{"name": "backbone", "peer_limit": "2"}],
+        mesh={"backend": "batman_adv", "interface": "bat0", "hop_penalty": "60"})])
+    assert (inst["port"], inst["mtu"], inst["peer_limit"], inst["packet_mark"]) == (10010, 1400, 20, 3)
+    assert inst["peer_groups"] == [{"name": "backbone", "peer_limit": 2, "peers": []}]
+    assert inst["mesh"]["hop_penalty"] == 60
+    assert flt.fastd_bind("any", inst["port"]) == "any:10010"
+
+
+def test_normalized_keeps_absent_instances_with_their_paths():
+    present, absent = flt.fastd_instances_normalized([instance(), {"name": "old", "state": "absent"}])
+    assert (present["state"], absent["state"]) == ("present", "absent")
+    assert set(absent) == NORMALIZED_KEYS
+    assert absent["config_dir"] == "/etc/fastd/old" and absent["unit"] == "fastd@old.service"
+    assert absent["port"] is None and absent["secret_given"] is False
+
+
+def test_peer_dirs_leave_out_absent_instances():
+    instances = [instance(), dict(instance(name="old", peers=[{"name": "node-a", "key": KEY_A}]),
+                                  state="absent")]
+    assert [d["instance"] for d in flt.fastd_peer_dirs(instances)] == ["mesh0"]
+
+
+def test_instance_secret_by_name():
+    instances = [instance(secret=SECRET.upper()), instance(name="mesh1", port=10001, interface="ffb-%k")]
+    assert flt.fastd_instance_secret(instances, "mesh0") == SECRET.upper()
+    assert flt.fastd_instance_secret(instances, "mesh1") is None
+
+
+@pytest.mark.parametrize("instances, name, message", [
+    ([instance()], "mesh9", "fastd_instance_secret: no instance has the name 'mesh9'"),
+    ([instance()], None, "fastd_instance_secret: no instance has the name null"),
+    ({"name": "mesh0"}, "mesh0", "fastd_instance_secret: instances must be a list, got dict"),
+    ([instance(secret=SECRET + "\n")], "mesh0",
+     "fastd_instance_secret: fastd_instances[0].secret must be a fastd secret key: 64 hexadecimal "
+     "digits (got a string that is not)"),
+])
+def test_instance_secret_refuses(instances, name, message):
+    with pytest.raises(AnsibleFilterError) as err:
+        flt.fastd_instance_secret(instances, name)
+    assert str(err.value) == message
+
+
+INJECTION = '::1%x]:10000; on establish "touch /tmp/pwned"; #'
+
+
+@pytest.mark.parametrize("address", [INJECTION, "fe80::1%lo\n", "[fe80::1%lo x]", "fe80::1%"])
+def test_bind_refuses_scopes_that_are_not_interface_names(address):
+    with pytest.raises(AnsibleFilterError, match="^fastd_bind: "):
+        flt.fastd_bind(address, 10000)
+    assert flt.fastd_instance_errors([instance(bind=[address])])
+
+
+@pytest.mark.parametrize("value", ["fft-%k\n", "/etc/fastd/x\"\non up \"id", "\x00", "a\tb"])
+def test_quote_refuses_control_characters(value):
+    with pytest.raises(AnsibleFilterError, match="^fastd_quote: .*control character"):
+        flt.fastd_quote(value)
+
+
+@pytest.mark.parametrize("value", [None, True, ["x"], {"a": 1}])
+def test_quote_refuses_values_that_are_not_strings_or_integers(value):
+    with pytest.raises(AnsibleFilterError, match="^fastd_quote: a fastd string must be a string"):
+        flt.fastd_quote(value)
+
+
+@pytest.mark.parametrize("mesh, message", [
+    (dict(BATMAN, interface="bat0; id"), "mesh.interface must be an interface name"),
+    (dict(BATMAN, interface="bat0\n"), "mesh.interface must be an interface name"),
+    (dict(BATMAN, hop_penalty="60; id"), "mesh.hop_penalty must be an integer 0..255"),
+    (dict(BATMAN, backend="batman_adv --evil"), "mesh.backend must be one of"),
+    (dict(BRIDGE, isolated="yes"), "mesh.isolated must be a boolean"),
+])
+def test_hook_refuses_what_validation_refuses(mesh, message):
+    with pytest.raises(AnsibleFilterError) as err:
+        flt.fastd_hook(mesh, "attach", SCRIPT)
+    assert str(err.value).startswith("fastd_hook: " + message)
+
+
+def test_hook_refuses_a_script_path_with_a_newline():
+    with pytest.raises(AnsibleFilterError, match="newline"):
+        flt.fastd_hook(BATMAN, "attach", "/usr/local/sbin/x\nid")
+
+
+def test_hook_takes_a_hop_penalty_given_as_string():
+    assert flt.fastd_hook(dict(BATMAN, hop_penalty="60"), "attach", SCRIPT) == (
+        SCRIPT + " attach $INTERFACE --backend batman_adv --mesh bat0 --hop-penalty 60")
+
+
+def test_listeners_keep_where_fastd_listens_and_nothing_else():
+    peers = [{"name": "n0", "key": "2e979b6ad35ead48442b974d65fac7880c9188d348aaa10273a2fd9d70e1d88f"}]
+    normalized = flt.fastd_instances_normalized([instance(peers=peers), {"name": "old", "state": "absent"}])
+    listeners = flt.fastd_listeners(normalized)
+    assert listeners == [
+        {"name": "mesh0", "state": "present", "port": 10000, "bind": ["any"], "mode": "multitap",
+         "interface": "fft-%k", "unit": "fastd@mesh0.service"},
+        {"name": "old", "state": "absent", "port": None, "bind": ["any"], "mode": "multitap",
+         "interface": None, "unit": "fastd@old.service"},
+    ]

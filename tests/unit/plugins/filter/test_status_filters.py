@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.freifunk.gateway.plugins.filter.status import (
     FilterModule, fastd_peer_line, fastd_status_lines)
-from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import parse_status
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_status import parse_status
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 KEY = "a2188e5ca27664d74552b9693cf4dd330de4c8e80b410f84e060f5419f821711"

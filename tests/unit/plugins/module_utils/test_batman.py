@@ -24,19 +24,19 @@ def test_defaults_are_valid():
     ("bat0", "batman_adv_meshes must be a list"),
     (["bat0"], "batman_adv_meshes[0] must be a dict"),
     ([{"name": "bat0", "gw": "server"}], "batman_adv_meshes[0]: unknown keys gw; valid keys: name,"),
-    ([{"name": "bat-with-a-very-long-name"}], "batman_adv_meshes[0].name must be an interface name of 1-15"),
+    ([{"name": "bat-with-a-very-long-name"}], "batman_adv_meshes[0].name must be an interface name: 1-15 letters"),
     ([{"name": ".."}], "batman_adv_meshes[0].name must be an interface name"),
     ([{"name": "bat0"}, {"name": "bat0"}], "batman_adv_meshes[1].name: interface bat0 is already used by batman_adv_meshes[0].name"),
     ([{"name": "bat0", "bridge": "bat0"}], "batman_adv_meshes[0].bridge: interface bat0 is already used by batman_adv_meshes[0].name"),
     ([{"routing_algorithm": "BATMAN_III"}], "batman_adv_meshes[0].routing_algorithm must be one of BATMAN_IV, BATMAN_V"),
-    ([{"gw_mode": False}], "batman_adv_meshes[0].gw_mode must be one of server, client, off, got False"),
+    ([{"gw_mode": False}], "batman_adv_meshes[0].gw_mode must be one of server, client, off, got boolean false"),
     ([{"gw_bandwidth_down": "100M"}], "batman_adv_meshes[0].gw_bandwidth_down must be a bandwidth in kbit/s"),
     ([{"gw_bandwidth_up": 0}], "batman_adv_meshes[0].gw_bandwidth_up must be a bandwidth in kbit/s"),
     ([{"hop_penalty": 256}], "batman_adv_meshes[0].hop_penalty must be an integer 0..255, got 256"),
     ([{"hop_penalty": True}], "batman_adv_meshes[0].hop_penalty must be an integer 0..255"),
     ([{"addresses": "2001:db8::1/64"}], "batman_adv_meshes[0].addresses must be a list"),
-    ([{"addresses": ["2001:db8::1"]}], "batman_adv_meshes[0].addresses[0]: '2001:db8::1' is not an address with prefix length"),
-    ([{"addresses": ["not-an-address/24"]}], "batman_adv_meshes[0].addresses[0]: 'not-an-address/24'"),
+    ([{"addresses": ["2001:db8::1"]}], "batman_adv_meshes[0].addresses[0]: string '2001:db8::1' is not an address with prefix length"),
+    ([{"addresses": ["not-an-address/24"]}], "batman_adv_meshes[0].addresses[0]: string 'not-an-address/24'"),
 ])
 def test_each_mistake_is_named(meshes, expected):
     errors = errors_of(meshes)
@@ -79,3 +79,34 @@ def test_role_defaults_agree_with_module_utils():
         spec = yaml.safe_load(f)["argument_specs"]["main"]["options"]["batman_adv_meshes"]["options"]
     documented = {k: v.get("default") for k, v in spec.items()}
     assert documented == batman.MESH_DEFAULTS
+
+
+def test_integers_given_as_strings_are_integers():
+    (mesh,) = flt.batman_adv_meshes_normalized([{"gw_bandwidth_down": "50000", "gw_bandwidth_up": "10000",
+                                                 "hop_penalty": "30"}])
+    assert (mesh["gw_bandwidth_down"], mesh["gw_bandwidth_up"], mesh["hop_penalty"]) == (50000, 10000, 30)
+    assert all(mesh[k].__class__ is int for k in batman.INT_KEYS)
+    assert flt.batman_adv_batctl_commands(mesh)[0][-1] == "50000kbit/10000kbit"
+
+
+@pytest.mark.parametrize("meshes, expected", [
+    ([{"gw_bandwidth_down": "100M"}],
+     "batman_adv_meshes[0].gw_bandwidth_down must be a bandwidth in kbit/s, an integer 1..4294967295, "
+     "got string '100M'"),
+    ([{"hop_penalty": True}], "batman_adv_meshes[0].hop_penalty must be an integer 0..255, got boolean true"),
+    ([{"name": 0}], "batman_adv_meshes[0].name must be an interface name: 1-15 letters, digits, '_', '.' "
+                    "or '-', not '.' or '..'; got 0"),
+    ([{"addresses": ["fe80::1%x/64"]}], "batman_adv_meshes[0].addresses[0]: string 'fe80::1%x/64' is not"),
+    ([{"addresses": [167772161]}], "batman_adv_meshes[0].addresses[0]: 167772161 is not"),
+    ([{"addresses": ["10.0.0.1/24\n"]}], "batman_adv_meshes[0].addresses[0]: string '10.0.0.1/24\\n' is not"),
+    ({"name": "bat0"}, "batman_adv_meshes must be a list of meshes, got dict"),
+    ([["bat0"]], "batman_adv_meshes[0] must be a dict, got list"),
+])
+def test_messages_in_the_users_terms(meshes, expected):
+    (error,) = errors_of(meshes)
+    assert error.startswith(expected), error
+
+
+def test_meshes_with_non_string_keys_are_reported_not_raised():
+    assert errors_of([{1: 2}]) == ["batman_adv_meshes[0]: unknown keys 1; valid keys: name, routing_algorithm, "
+                                   "gw_mode, gw_bandwidth_down, gw_bandwidth_up, hop_penalty, bridge, addresses"]

@@ -135,3 +135,29 @@ def test_runs_as_a_standalone_module(tmp_path):
         env=dict(os.environ, PYTHONPATH=collections))
     assert '"changed": true' in proc.stdout and proc.returncode == 0, proc.stdout
     assert secret_in(tmp_path / "k.conf") not in proc.stdout
+
+
+def test_a_key_written_meanwhile_by_another_run_wins(run_module, key_file, monkeypatch):
+    """Two runs at once: the other run writes its key between this run's look
+    and its write. This run must keep the key on disk and report it."""
+    theirs = generate()
+    real_generate = fastd_key.generate_key
+
+    def generate_while_another_run_writes(module, fastd):
+        ours = real_generate(module, fastd)
+        key_file.write_text('secret "%s";\n' % theirs)
+        return ours
+
+    monkeypatch.setattr(fastd_key, "generate_key", generate_while_another_run_writes)
+    result, out = run_module(fastd_key, {"path": str(key_file)})
+    assert secret_in(key_file) == theirs
+    assert result["public_key"] == public_of(theirs)
+    assert not result["generated"]
+    assert theirs not in out
+    assert os.listdir(key_file.parent) == ["secret.conf"]
+
+
+def test_check_mode_predicts_without_the_folder(run_module, tmp_path):
+    result, _out = run_module(fastd_key, {"path": str(tmp_path / "new" / "secret.conf")}, check_mode=True)
+    assert result["changed"] and result["generated"] and result["public_key"] is None
+    assert not (tmp_path / "new").exists()

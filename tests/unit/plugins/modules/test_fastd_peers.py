@@ -8,10 +8,25 @@ import sys
 
 import pytest
 
-from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import render_peer
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import is_public_key
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_render import render_peer
 from ansible_collections.freifunk.gateway.plugins.modules import fastd_peers
 
-KEYS = ["%064x" % (0xA000 + i) for i in range(4)]
+
+def public_keys(count, start=0):
+    """``count`` keys fastd accepts: about half of all 64-digit numbers are no
+    point of its curve (is_public_key, checked against fastd in test_fastd.py)."""
+    keys, number = [], start
+    while len(keys) < count:
+        key = "%064x" % number
+        number += 1
+        if is_public_key(key):
+            keys.append(key)
+    return keys
+
+
+KEYS = public_keys(4, 0xA000)
+MANY_KEYS = public_keys(10001)
 
 
 def peer(i, **extra):
@@ -113,13 +128,13 @@ def test_refuses_a_directory_where_a_peer_file_goes(run_module, peers_dir):
 
 
 def test_large_diff_is_summarized(run_module, peers_dir):
-    many = [{"name": "n%03d" % i, "key": "%064x" % i} for i in range(150)]
+    many = [{"name": "n%03d" % i, "key": MANY_KEYS[i]} for i in range(150)]
     result = run(run_module, peers_dir, many, check_mode=True, diff=True)
     assert "added (150): n000, n001" in result["diff"]["prepared"]
 
 
-def many_peers(count, key_offset=0):
-    return [{"name": "node%05d" % i, "key": "%064x" % (i + key_offset),
+def many_peers(count):
+    return [{"name": "node%05d" % i, "key": MANY_KEYS[i],
              "remotes": ['"gw%02d.example.org" port 10000' % (i % 4)]} for i in range(count)]
 
 
@@ -136,7 +151,7 @@ def test_ten_thousand_peers(run_module, peers_dir):
     # the result does not echo 10,000 peers back
     assert result["invocation"]["module_args"]["peers"] == "(10000 peers)"
 
-    peers[1234]["key"] = "%064x" % 99999999
+    peers[1234]["key"] = MANY_KEYS[10000]
     del peers[42]
     result = run(run_module, peers_dir, peers)
     assert (result["updated"], result["removed"]) == (["node01234"], ["node00042"])
