@@ -194,7 +194,13 @@ def test_real_fastd_gateway_and_node(run_module, tmp_path):
         for conf in ("gw.conf", "node.conf"):
             procs.append(subprocess.Popen(["fastd", "--config", str(tmp_path / conf)],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        result = status(run_module, socket=str(tmp_path / "gw.sock"), timeout=20,
+            # The node's first handshake is lost if the gateway is not yet
+            # listening, and fastd retries only after about 20 s: start the
+            # node once the gateway answers on its status socket.
+            if conf == "gw.conf":
+                assert not status(run_module, socket=str(tmp_path / "gw.sock"),
+                                  timeout=30, wait_for={"peers": 0}).get("failed")
+        result = status(run_module, socket=str(tmp_path / "gw.sock"), timeout=60,
                         wait_for={"peers": 1, "method": "salsa2012+umac"})
         assert not result.get("failed"), result
         (node1,) = result["peers"]
