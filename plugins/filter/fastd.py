@@ -14,7 +14,7 @@ import shlex
 from ansible.errors import AnsibleFilterError
 from ansible_collections.freifunk.gateway.plugins.module_utils import fastd
 from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_render import quote, render_bind
-from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_status import status_socket_path
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_status import STATUS_SOCKET_DIR, status_socket_path
 from ansible_collections.freifunk.gateway.plugins.module_utils.mesh import normalize_mesh, validate_mesh
 from ansible_collections.freifunk.gateway.plugins.module_utils.rules import control_errors, describe
 
@@ -49,6 +49,9 @@ def fastd_instances_normalized(instances):
             secret_file=os.path.join(directory, "secret.conf"),
             peers_dir=os.path.join(directory, "peers"),
             status_socket=status_socket_path(name),
+            # Present while a run may have changed the instance's files but
+            # not yet (re)started it with them; tmpfs, so gone at boot.
+            pending_file=os.path.join(STATUS_SOCKET_DIR, name + ".pending"),
             unit="fastd@%s.service" % name,
         )
         result.append(inst)

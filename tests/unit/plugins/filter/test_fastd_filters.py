@@ -111,6 +111,7 @@ def test_normalized_derives_paths_from_the_name(name):
     assert inst["secret_file"] == "/etc/fastd/%s/secret.conf" % name
     assert inst["peers_dir"] == "/etc/fastd/%s/peers" % name
     assert inst["status_socket"] == "/run/fastd/%s.sock" % name
+    assert inst["pending_file"] == "/run/fastd/%s.pending" % name
     assert inst["unit"] == "fastd@%s.service" % name
 
 
@@ -352,7 +353,7 @@ NORMALIZED_KEYS = {
     "name", "state", "port", "interface", "mode", "methods", "offload_l2tp", "mtu", "bind",
     "peer_limit", "peers", "peer_groups", "on_verify", "log_level", "drop_capabilities",
     "packet_mark", "hide_ip_addresses", "mesh", "secret_given", "config_dir", "config_file",
-    "secret_file", "peers_dir", "status_socket", "unit"}
+    "secret_file", "peers_dir", "status_socket", "pending_file", "unit"}
 
 
 @pytest.mark.parametrize("secret, given", [(SECRET, True), (None, False)])
