@@ -15,7 +15,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.freifunk.gateway.plugins.module_utils import fastd
 from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_render import quote, render_bind
 from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_status import STATUS_SOCKET_DIR, status_socket_path
-from ansible_collections.freifunk.gateway.plugins.module_utils.mesh import normalize_mesh, validate_mesh
+from ansible_collections.freifunk.gateway.plugins.module_utils.mesh import mesh_arguments, validate_mesh
 from ansible_collections.freifunk.gateway.plugins.module_utils.rules import control_errors, describe
 
 CONFIG_DIR = "/etc/fastd"  # fixed by Debian's fastd@.service
@@ -150,16 +150,7 @@ def fastd_hook(mesh, action, script):
     errors = control_errors(script, "script (on_connect_script)")
     if errors:
         raise AnsibleFilterError("fastd_hook: " + errors[0])
-    mesh = normalize_mesh(mesh)
-    backend = mesh["backend"]
-    words = [shlex.quote(script), action, "$INTERFACE", "--backend", backend,
-             "--mesh" if backend == "batman_adv" else "--bridge", mesh["interface"]]
-    if action == "attach":
-        if mesh["hop_penalty"] is not None:
-            words += ["--hop-penalty", "%d" % mesh["hop_penalty"]]
-        if mesh["isolated"]:
-            words.append("--isolated")
-    return " ".join(words)
+    return " ".join([shlex.quote(script), action, "$INTERFACE"] + mesh_arguments(mesh, action))
 
 
 def fastd_interface_name(pattern, name=None, key=None):

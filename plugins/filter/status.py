@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.freifunk.gateway.plugins.module_utils.tunneldigger_status import session_state
+
 
 def fastd_peer_line(peer):
     """``node-a (a2188e5ca276) salsa2012+umac, 42s, from 192.0.2.7:10001, via mesh-node-a``
@@ -31,6 +33,29 @@ def fastd_status_lines(status, title):
     return [head] + ["  " + fastd_peer_line(p) for p in connected]
 
 
+def tunneldigger_status_lines(result, title):
+    """A heading plus one aligned line per session of a tunneldigger_status result:
+    interface, node uuid, endpoint, MTU, state in the mesh; then the stale records."""
+    sessions = result.get("sessions") or []
+    in_mesh = result.get("in_mesh_count")
+    mesh = "mesh not checked" if in_mesh is None else "%d in the mesh" % in_mesh
+    head = "%s: %d session%s, %s" % (title, len(sessions), "" if len(sessions) == 1 else "s", mesh)
+    if result.get("active") is False:
+        head += ", broker not active"
+    rows = [(s.get("interface") or "tunnel %s" % s.get("tunnel_id"),
+             s.get("uuid") or "(no record)",
+             s.get("endpoint") or "-",
+             "mtu %s" % (s["mtu"] if s.get("mtu") is not None else "-"),
+             session_state(s)) for s in sessions]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)] if rows else []
+    lines = [head] + ["  " + "  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[4]])
+                      for row in rows]
+    stale = result.get("stale") or []
+    if stale:
+        lines.append("  stale records (no kernel session): %s" % ", ".join(stale))
+    return lines
+
+
 class FilterModule:
     """Status filters of freifunk.gateway."""
 
@@ -38,4 +63,5 @@ class FilterModule:
         return {
             "fastd_peer_line": fastd_peer_line,
             "fastd_status_lines": fastd_status_lines,
+            "tunneldigger_status_lines": tunneldigger_status_lines,
         }

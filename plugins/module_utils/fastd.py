@@ -40,7 +40,9 @@ from ansible_collections.freifunk.gateway.plugins.module_utils.rules import (
     bool_errors,
     control_errors,
     describe,
+    instance_head,
     int_errors,
+    one_of_errors,
     is_scope,
     to_int,
     type_name,
@@ -81,7 +83,6 @@ METHODS = {
 OFFLOAD_METHODS = ("null@l2tp",)
 
 MODES = ("tap", "multitap")
-STATES = ("present", "absent")
 LOG_LEVELS = ("error", "warn", "info", "verbose", "debug", "debug2")
 DROP_CAPABILITIES = ("yes", "no", "early", "force")
 MTU_MIN, MTU_MAX = 576, 65535
@@ -119,7 +120,6 @@ INSTANCE_DEFAULTS = {
 INT_KEYS = ("port", "mtu", "peer_limit", "packet_mark")  # normalized to int
 
 # All patterns are used with fullmatch: "$" also matches before a final "\n".
-_INSTANCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _PEER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _IFNAME_TEXT = re.compile(r"[A-Za-z0-9_.-]*")
@@ -184,12 +184,6 @@ def _sibling(var, key):
 
 def _choices(values):
     return ", ".join(values)
-
-
-def _one_of(value, choices, var):
-    if isinstance(value, str) and value in choices:
-        return []
-    return ["%s must be one of %s, got %s" % (var, _choices(choices), describe(value))]
 
 
 # --- methods ---------------------------------------------------------------
@@ -625,19 +619,10 @@ def _validate_binds(binds, var):
 
 
 def _validate_instance(inst, var):
-    errors = unknown_keys(inst, INSTANCE_DEFAULTS, var)
-    cfg = {k: inst.get(k, v) for k, v in INSTANCE_DEFAULTS.items()}
-    errors.extend(_one_of(cfg["state"], STATES, var + ".state"))
-    absent = cfg["state"] == "absent"
-    for key in ("name",) if absent else REQUIRED_INSTANCE_KEYS:
-        if key not in inst:
-            errors.append("%s.%s is required" % (var, key))
-    if "name" in inst and not (isinstance(cfg["name"], str) and _INSTANCE_NAME.fullmatch(cfg["name"])):
-        errors.append("%s.name must be 1-32 characters a-z, 0-9, '_' or '-', starting with a "
-                      "letter or digit (it names /etc/fastd/<name> and fastd@<name>); got %s"
-                      % (var, describe(cfg["name"])))
+    errors, cfg, _absent = instance_head(inst, INSTANCE_DEFAULTS, REQUIRED_INSTANCE_KEYS, var,
+                                         "/etc/fastd/<name> and fastd@<name>")
     mode = cfg["mode"]
-    errors.extend(_one_of(mode, MODES, var + ".mode"))
+    errors.extend(one_of_errors(mode, MODES, var + ".mode"))
     offload = cfg["offload_l2tp"]
     errors.extend(bool_errors(offload, var + ".offload_l2tp"))
     errors.extend(validate_methods(cfg["methods"], var + ".methods", offload is True, mode))
@@ -660,7 +645,7 @@ def _validate_instance(inst, var):
                                          peer_names=[p.get("name") for p in peers],
                                          peer_keys=[p.get("key") for p in peers]))
     if cfg["log_level"] is not None:
-        errors.extend(_one_of(cfg["log_level"], LOG_LEVELS, var + ".log_level"))
+        errors.extend(one_of_errors(cfg["log_level"], LOG_LEVELS, var + ".log_level"))
     drop = cfg["drop_capabilities"]
     if not (drop is None or isinstance(drop, bool) or (isinstance(drop, str) and drop in DROP_CAPABILITIES)):
         errors.append("%s.drop_capabilities must be one of %s (or a boolean), got %s"

@@ -45,3 +45,25 @@ def atomic_write(path, data, mode, fsync=False):
         except OSError:
             pass
         raise
+
+
+def atomic_symlink(target, path):
+    """Make ``path`` a symbolic link to ``target`` in one rename: a symbolic
+    link made under a hidden temporary name in the same directory replaces
+    what ``path`` was (a link or a file; a directory raises OSError and is
+    kept), so readers see the old link or the new one, never none."""
+    directory, base = os.path.split(path)
+    for _attempt in range(100):
+        tmp = os.path.join(directory or ".", ".%s.%s" % (base, os.urandom(6).hex()))
+        try:
+            os.symlink(target, tmp)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - 100 collisions of 48 random bits
+        raise FileExistsError("no free temporary name for the link %s" % path)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

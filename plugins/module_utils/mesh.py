@@ -63,6 +63,20 @@ def normalize_mesh(mesh):
     }
 
 
+def mesh_arguments(mesh, action):
+    """The on-connect script's options that put an interface into a valid
+    ``mesh`` (``attach``) or take it out (``detach``)."""
+    mesh = normalize_mesh(mesh)
+    backend = mesh["backend"]
+    words = ["--backend", backend, "--mesh" if backend == "batman_adv" else "--bridge", mesh["interface"]]
+    if action == "attach":
+        if mesh["hop_penalty"] is not None:
+            words += ["--hop-penalty", "%d" % mesh["hop_penalty"]]
+        if mesh["isolated"]:
+            words.append("--isolated")
+    return words
+
+
 def contract_errors(instances, meshes, host_interfaces, var="fastd_instances"):
     """Errors where a tunnel daemon's ``mesh`` names an interface nothing provides.
 

@@ -54,7 +54,8 @@ import socket
 import struct
 import sys
 
-from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import MODES, STATES, parse_bind
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import MODES, parse_bind
+from ansible_collections.freifunk.gateway.plugins.module_utils.rules import INSTANCE_STATES as STATES
 from ansible_collections.freifunk.gateway.plugins.module_utils.rules import as_int, describe, int_errors
 
 PROC = "/proc"

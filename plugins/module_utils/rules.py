@@ -168,3 +168,35 @@ def bool_errors(value, var, allow_none=False):
         hint = " (write true or false without quotes)"
     return ["%s must be a boolean (true or false%s), got %s%s"
             % (var, " or null" if allow_none else "", describe(value), hint)]
+
+
+# --- the head of a daemon instance -------------------------------------------
+
+INSTANCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+INSTANCE_STATES = ("present", "absent")
+
+
+def one_of_errors(value, choices, var):
+    """One message unless ``value`` is one of the strings ``choices``."""
+    if isinstance(value, str) and value in choices:
+        return []
+    return ["%s must be one of %s, got %s" % (var, ", ".join(choices), describe(value))]
+
+
+def instance_head(inst, defaults, required, var, names):
+    """``(errors, cfg, absent)`` for what every daemon instance (fastd,
+    tunneldigger) has: no unknown keys, a ``state``, the ``required`` keys
+    of a present instance (only ``name`` of an absent one), and a ``name``
+    that ``names`` (e.g. ``/etc/fastd/<name> and fastd@<name>``).
+    ``cfg`` is ``inst`` over ``defaults``."""
+    errors = unknown_keys(inst, defaults, var)
+    cfg = {k: inst.get(k, v) for k, v in defaults.items()}
+    errors.extend(one_of_errors(cfg["state"], INSTANCE_STATES, var + ".state"))
+    absent = cfg["state"] == "absent"
+    for key in ("name",) if absent else required:
+        if key not in inst:
+            errors.append("%s.%s is required" % (var, key))
+    if "name" in inst and not (isinstance(cfg["name"], str) and INSTANCE_NAME.fullmatch(cfg["name"])):
+        errors.append("%s.name must be 1-32 characters a-z, 0-9, '_' or '-', starting with a letter or "
+                      "digit (it names %s); got %s" % (var, names, describe(cfg["name"])))
+    return errors, cfg, absent

@@ -3,7 +3,7 @@
 # Needs root (as on the CI machines); prints what it installs.
 set -eu
 packages="podman runc mmdebstrap uidmap slirp4netns containernetworking-plugins
-  fastd socat git make python3-venv python3-pip
+  fastd socat git make python3-venv python3-pip python3-setuptools-whl python3-wheel-whl
   qemu-system-x86 qemu-utils e2fsprogs openssh-client shellcheck"
 missing=""
 for p in $packages; do

@@ -34,3 +34,28 @@ def test_atomic_write(tmp_path):
     assert target.read_bytes() == b"new"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert os.listdir(tmp_path) == ["secret.conf"]
+
+
+def test_atomic_symlink_creates_and_replaces(tmp_path):
+    link = tmp_path / "current"
+    f.atomic_symlink("versions/a", str(link))
+    assert os.readlink(str(link)) == "versions/a"
+    f.atomic_symlink(str(tmp_path / "versions" / "b"), str(link))
+    assert os.readlink(str(link)) == str(tmp_path / "versions" / "b")
+    assert os.listdir(str(tmp_path)) == ["current"]
+
+
+def test_atomic_symlink_replaces_a_link_to_a_directory_not_the_directory(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "keep").write_text("")
+    link = tmp_path / "current"
+    link.symlink_to("a")
+    f.atomic_symlink("b", str(link))
+    assert os.readlink(str(link)) == "b" and (tmp_path / "a" / "keep").exists()
+
+
+def test_atomic_symlink_keeps_a_directory(tmp_path):
+    (tmp_path / "current").mkdir()
+    with pytest.raises(OSError):
+        f.atomic_symlink("b", str(tmp_path / "current"))
+    assert (tmp_path / "current").is_dir() and sorted(os.listdir(str(tmp_path))) == ["current"]
