@@ -41,6 +41,7 @@ from ansible_collections.freifunk.gateway.plugins.module_utils.rules import (
     control_errors,
     describe,
     instance_head,
+    name_taken_errors,
     int_errors,
     one_of_errors,
     is_scope,
@@ -702,12 +703,7 @@ def validate_instances(instances, var="fastd_instances"):
             errors.append("%s must be a dict, got %s" % (ivar, describe(inst)))
             continue
         errors.extend(_validate_instance(inst, ivar))
-        name = inst.get("name")
-        if isinstance(name, str):
-            if name in names:
-                errors.append("%s.name: %r is already used by %s" % (ivar, str(name), names[name]))
-            else:
-                names[name] = ivar
+        errors.extend(name_taken_errors(inst.get("name"), ivar, names))
         if inst.get("state", "present") != "absent":
             errors.extend(_collisions(ivar, inst, sockets, ifnames))
     return errors

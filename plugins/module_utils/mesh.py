@@ -103,7 +103,8 @@ def contract_errors(instances, meshes, host_interfaces, var="fastd_instances"):
         backend, interface = mesh.get("backend"), mesh.get("interface")
         if interface in configured.get(backend, ()) or interface in present:
             continue
-        where = "%s[%d].mesh.interface" % (var, index)
+        # normalized tunneldigger instances carry their index in the variable
+        where = "%s[%d].mesh.interface" % (var, inst.get("index", index))
         if backend == "batman_adv" and meshes is not None:
             errors.append("%s: %s is not a mesh of batman_adv_meshes (%s) and does not exist on "
                           "the host" % (where, interface, ", ".join(sorted(configured["batman_adv"])) or "none"))

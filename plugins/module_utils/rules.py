@@ -200,3 +200,14 @@ def instance_head(inst, defaults, required, var, names):
         errors.append("%s.name must be 1-32 characters a-z, 0-9, '_' or '-', starting with a letter or "
                       "digit (it names %s); got %s" % (var, names, describe(cfg["name"])))
     return errors, cfg, absent
+
+
+def name_taken_errors(name, ivar, names):
+    """One message if instance ``name`` is already in ``names`` (name: the
+    variable path of the instance that has it); records it otherwise."""
+    if not isinstance(name, str):
+        return []
+    if name in names:
+        return ["%s.name: %r is already used by %s" % (ivar, str(name), names[name])]
+    names[name] = ivar
+    return []

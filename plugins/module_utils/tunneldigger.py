@@ -38,6 +38,7 @@ from ansible_collections.freifunk.gateway.plugins.module_utils.rules import (
     describe,
     ifname_errors,
     instance_head,
+    name_taken_errors,
     int_errors,
     one_of_errors,
     to_int,
@@ -233,12 +234,7 @@ def validate_instances(instances, fastd_instances=None, var="tunneldigger_instan
             continue
         mine = _validate_instance(inst, ivar)
         errors.extend(mine)
-        name = inst.get("name")
-        if isinstance(name, str):
-            if name in names:
-                errors.append("%s.name: %r is already used by %s" % (ivar, str(name), names[name]))
-            else:
-                names[name] = ivar
+        errors.extend(name_taken_errors(inst.get("name"), ivar, names))
         if inst.get("state", "present") == "absent" or mine:
             continue
         for pindex, port in enumerate(inst["ports"]):

@@ -130,3 +130,10 @@ def test_contract_errors_default_mesh_name_and_variable():
     assert m.contract_errors([inst("a", BATMAN)], [{}], []) == []  # batman_adv_meshes name defaults to bat0
     (error,) = m.contract_errors([inst("a", BRIDGE)], [], [], var="tunneldigger_instances")
     assert error.startswith("tunneldigger_instances[0].mesh.interface: bridge br-client")
+
+
+def test_contract_errors_name_the_index_an_instance_carries():
+    # tunneldigger's normalized present brokers keep their place in the variable
+    errors = m.contract_errors([{"name": "td", "index": 3, "mesh": {"backend": "bridge", "interface": "br-x"}}],
+                               None, [], "tunneldigger_instances")
+    assert errors[0].startswith("tunneldigger_instances[3].mesh.interface: bridge br-x does not exist")
