@@ -13,12 +13,17 @@ import shlex
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.freifunk.gateway.plugins.module_utils import fastd
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_hooks import hook_command, validate_commands
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_peer_sources import normalize_peer_sources
 from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_render import quote, render_bind
 from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_status import STATUS_SOCKET_DIR, status_socket_path
 from ansible_collections.freifunk.gateway.plugins.module_utils.mesh import mesh_arguments, validate_mesh
 from ansible_collections.freifunk.gateway.plugins.module_utils.rules import control_errors, describe
 
 CONFIG_DIR = "/etc/fastd"  # fixed by Debian's fastd@.service
+# Keys that several instances share (secret_name): a folder whose name has a
+# dot, which no instance name has, so it is never taken for an instance.
+SHARED_SECRET_DIR = os.path.join(CONFIG_DIR, "secrets.d")
 
 
 def fastd_instance_errors(instances, var="fastd_instances"):
@@ -46,13 +51,16 @@ def fastd_instances_normalized(instances):
         inst.update(
             config_dir=directory,
             config_file=os.path.join(directory, "fastd.conf"),
-            secret_file=os.path.join(directory, "secret.conf"),
+            secret_file=(os.path.join(SHARED_SECRET_DIR, inst["secret_name"] + ".key") if inst["secret_name"]
+                         else os.path.join(directory, "secret.conf")),
             peers_dir=os.path.join(directory, "peers"),
-            status_socket=status_socket_path(name),
+            status_socket=status_socket_path(name, inst["status_socket"]),
             # Present while a run may have changed the instance's files but
             # not yet (re)started it with them; tmpfs, so gone at boot.
             pending_file=os.path.join(STATUS_SOCKET_DIR, name + ".pending"),
             unit="fastd@%s.service" % name,
+            # each source with its defaults and the folder fastd includes (peers_dir)
+            peer_sources=normalize_peer_sources(inst["peer_sources"], name),
         )
         result.append(inst)
     return result
@@ -128,29 +136,41 @@ def fastd_quote(value):
         raise AnsibleFilterError("fastd_quote: %s" % exc) from None
 
 
-def fastd_hook(mesh, action, script):
+def fastd_hook(mesh, action, script, commands=None, instance=None):
     """The command fastd runs to attach (``attach``) or detach (``detach``)
-    the interface ``$INTERFACE`` to or from ``mesh``; None without a mesh.
+    the interface ``$INTERFACE`` to or from ``mesh``, chained with the extra
+    ``commands`` (``on_up`` / ``on_down``) of ``instance``; None when there is
+    neither a mesh nor a command.
 
     fastd hands the command to ``/bin/sh``, so the script path is shell-quoted
     (a plain path such as /usr/local/sbin/freifunk-on-connect stays as it is),
-    and ``mesh`` is checked as fastd_instance_errors checks it.
+    ``mesh`` and ``commands`` are checked as fastd_instance_errors checks them,
+    and the order and quoting are those of module_utils/fastd_hooks.py.
     """
     if action not in ("attach", "detach"):
         raise AnsibleFilterError("fastd_hook: action must be attach or detach, got %s"
                                  % describe(action))
-    if not mesh:
-        return None
-    errors = validate_mesh(mesh, "mesh")
+    hook = "on_up" if action == "attach" else "on_down"
+    errors = validate_commands([] if commands is None else commands, hook)
+    if commands and not (isinstance(instance, str) and instance):
+        errors.append("instance must be the instance's name when there are commands, got %s"
+                      % describe(instance))
     if errors:
         raise AnsibleFilterError("fastd_hook: " + "; ".join(errors))
-    if not isinstance(script, str) or not script:
-        raise AnsibleFilterError("fastd_hook: script must be the path of the on-connect script "
-                                 "(on_connect_script), got %s" % describe(script))
-    errors = control_errors(script, "script (on_connect_script)")
-    if errors:
-        raise AnsibleFilterError("fastd_hook: " + errors[0])
-    return " ".join([shlex.quote(script), action, "$INTERFACE"] + mesh_arguments(mesh, action))
+    mesh_command = None
+    if mesh:
+        # a fixed mac was checked against the instance's mode by fastd_instance_errors
+        errors = validate_mesh(mesh, "mesh", one_interface=True)
+        if errors:
+            raise AnsibleFilterError("fastd_hook: " + "; ".join(errors))
+        if not isinstance(script, str) or not script:
+            raise AnsibleFilterError("fastd_hook: script must be the path of the on-connect script "
+                                     "(on_connect_script), got %s" % describe(script))
+        errors = control_errors(script, "script (on_connect_script)")
+        if errors:
+            raise AnsibleFilterError("fastd_hook: " + errors[0])
+        mesh_command = " ".join([shlex.quote(script), action, "$INTERFACE"] + mesh_arguments(mesh, action))
+    return hook_command(mesh_command, commands, "up" if action == "attach" else "down", instance)
 
 
 def fastd_interface_name(pattern, name=None, key=None):

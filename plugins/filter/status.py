@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_peer_sources import source_lines
 from ansible_collections.freifunk.gateway.plugins.module_utils.tunneldigger_status import session_state
 
 
@@ -30,7 +31,8 @@ def fastd_status_lines(status, title):
     methods = status.get("methods") or {}
     if methods:
         head += " (%s)" % ", ".join("%s: %d" % kv for kv in sorted(methods.items()))
-    return [head] + ["  " + fastd_peer_line(p) for p in connected]
+    # then each peer source with its error and skipped files (fastd_peer_sources.source_lines)
+    return [head] + ["  " + fastd_peer_line(p) for p in connected] + source_lines(status.get("peer_sources"))
 
 
 def tunneldigger_status_lines(result, title):

@@ -30,8 +30,12 @@ from __future__ import annotations
 import difflib
 import functools
 import ipaddress
+import math
 import re
 
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_hooks import validate_commands
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_peer_sources import validate_peer_sources
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_status import status_socket_path, validate_status_socket
 from ansible_collections.freifunk.gateway.plugins.module_utils.mesh import normalize_mesh, validate_mesh
 from ansible_collections.freifunk.gateway.plugins.module_utils.rules import (
     IFNAME_MAX,
@@ -60,8 +64,7 @@ from ansible_collections.freifunk.gateway.plugins.module_utils.rules import (
 # fastd also accepts composed combinations such as "salsa2012+salsa2012+umac";
 # its manual calls them "not very useful" and Gluon never offers them, so they
 # are left out on purpose. Not methods (fastd 22 rejects them):
-# "chacha20-poly1305", "xsalsa20-poly1305" (removed in v19), "aes128-ctr+gmac",
-# "l2tp@null".
+# "chacha20-poly1305", "aes128-ctr+gmac", "l2tp@null", and REMOVED_METHODS.
 METHODS = {
     "salsa2012+umac": {"security": "encrypted", "since": 15},
     "salsa2012+gmac": {"security": "encrypted", "since": None},
@@ -83,8 +86,24 @@ METHODS = {
 }
 OFFLOAD_METHODS = ("null@l2tp",)
 
+# Methods older configurations name that fastd no longer has, with the
+# release that removed them and the methods that protect as much. Source:
+# fastd's release notes, doc/source/releases/v19.rst ("The deprecated
+# xsalsa20-poly1305 method has been removed; salsa20+poly1305 and various
+# faster methods exist since fastd v11"). It is the only method the notes
+# (v15-v23) or the history since v10 (git log -S) show removed.
+REMOVED_METHODS = {
+    "xsalsa20-poly1305": {"release": 19, "use": ("salsa20+poly1305", "salsa2012+umac")},
+}
+# "<cipher>+cipher-test" (src/methods/cipher_test, still in fastd 22 and 23)
+# encrypts without any authentication; fastd logs that it "must be used for
+# testing and benchmarks only". Debian's fastd 22 is built without it
+# ("method ... not supported").
+TEST_METHOD_SUFFIX = "+cipher-test"
+
 MODES = ("tap", "multitap")
-LOG_LEVELS = ("error", "warn", "info", "verbose", "debug", "debug2")
+# fastd's levels, most severe first (src/config.y, log_level; fastd 22 and 23)
+LOG_LEVELS = ("fatal", "error", "warn", "info", "verbose", "debug", "debug2")
 DROP_CAPABILITIES = ("yes", "no", "early", "force")
 MTU_MIN, MTU_MAX = 576, 65535
 PEER_LIMIT_MAX = 2 ** 31 - 1  # fastd: "invalid peer limit" above INT_MAX
@@ -115,7 +134,13 @@ INSTANCE_DEFAULTS = {
     "drop_capabilities": None,
     "packet_mark": None,
     "hide_ip_addresses": False,
+    "hide_mac_addresses": False,
+    "status_socket": None,  # None: /run/fastd/<name>.sock
     "secret": None,
+    "secret_name": None,  # instances with the same secret_name share one key
+    "peer_sources": [],  # git repositories and directories of peer files
+    "on_up": [],  # extra commands after the mesh hook
+    "on_down": [],  # extra commands before the mesh hook (module_utils/fastd_hooks.py)
     "mesh": None,  # where per-peer interfaces go, checked by module_utils/mesh.py
 }
 INT_KEYS = ("port", "mtu", "peer_limit", "packet_mark")  # normalized to int
@@ -196,7 +221,11 @@ def validate_methods(methods, var="methods", offload_l2tp=False, mode="multitap"
     list and the node picks the first entry of that list it supports (checked
     with two fastd 22 processes: with ``null`` listed before ``null@l2tp`` a
     node offering both gets ``null``). Hence ``null@l2tp`` must precede
-    ``null``.
+    ``null``. Strictly, the list of the side that answers the handshake
+    decides (fastd 22, ``finish_handshake`` in src/handshake.c): a node that
+    connects asks, but a restarted gateway that gets a node's data starts a
+    handshake of its own, and then the node's list decides until the node
+    connects anew (seen in molecule/fastd_mesh; roles/fastd/README.md).
 
     ``null@l2tp`` without ``offload_l2tp`` is valid: fastd 22 then handles the
     L2TP-framed packets in userspace (checked: such a connection comes up).
@@ -227,6 +256,19 @@ def validate_methods(methods, var="methods", offload_l2tp=False, mode="multitap"
             errors.append("%s: fastd has no method 'l2tp@null' (it fails with \"method "
                           "`l2tp@null' not supported\"); the L2TP method is spelled 'null@l2tp'"
                           % item)
+        elif method in REMOVED_METHODS:
+            removed = REMOVED_METHODS[method]
+            errors.append("%s: %r was removed in fastd v%d; use %s instead (as safe: encrypted "
+                          "and authenticated), and let the nodes offer it too"
+                          % (item, str(method), removed["release"],
+                             " or ".join("'%s'" % m for m in removed["use"])))
+        elif method.endswith(TEST_METHOD_SUFFIX) and method != TEST_METHOD_SUFFIX:
+            cipher = method[:-len(TEST_METHOD_SUFFIX)]
+            better = "%s+umac" % cipher if "%s+umac" % cipher in METHODS else "salsa2012+umac"
+            errors.append("%s: %r is fastd's test method: it encrypts with %s but authenticates "
+                          "nothing, fastd says it must be used for testing and benchmarks only, "
+                          "and Debian's fastd is built without it; use '%s' instead"
+                          % (item, str(method), cipher, better))
         elif method not in METHODS:
             close = difflib.get_close_matches(method, list(METHODS), n=1)
             hint = " (did you mean '%s'?)" % close[0] if close else ""
@@ -251,7 +293,37 @@ def validate_methods(methods, var="methods", offload_l2tp=False, mode="multitap"
 
 # --- interface names -------------------------------------------------------
 
-def _split_pattern(pattern):
+def clash_chance(peers, digits):
+    """The chance that two of ``peers`` random keys agree in their first
+    ``digits`` hex digits, so that ``%k`` gives them the same interface name
+    (the birthday bound: 1 - exp(-n(n-1) / (2 * 16^d))).
+
+    Why MIN_KEY_DIGITS is 8: Gluon gateways see up to a few thousand nodes.
+
+    ======  ============  =============
+    digits  1,000 peers   10,000 peers
+    ======  ============  =============
+    6       2.9 %         95 %
+    7       0.19 %        17 %
+    8       0.012 %       1.2 %
+    9       0.00073 %     0.073 %
+    ======  ============  =============
+
+    With 7 digits a large gateway would see a clash within its lifetime; with
+    8 it is unlikely, and a clash only keeps the later peer from connecting
+    (fastd cannot create its interface) until one of the two changes its key.
+    Node keys are random (fastd --generate-key), so the bound applies."""
+    space = 16.0 ** max(digits, 0)
+    return -math.expm1(-peers * (peers - 1) / (2.0 * space))
+
+
+def _percent(chance):
+    """0.000116 -> '0.012 %', 0.95 -> '95 %' (two significant digits)."""
+    percent = chance * 100
+    return ("%.0f %%" % percent) if percent >= 10 else ("%s %%" % float("%.2g" % percent))
+
+
+def split_pattern(pattern):
     """Return (prefix, placeholder or None, suffix)."""
     pos = pattern.find("%")
     if pos < 0:
@@ -261,7 +333,7 @@ def _split_pattern(pattern):
 
 def interface_name(pattern, name=None, key=None):
     """Expand an interface pattern the way fastd does (truncated to 15 characters)."""
-    prefix, placeholder, suffix = _split_pattern(pattern)
+    prefix, placeholder, suffix = split_pattern(pattern)
     middle = ""
     if placeholder == "%n":
         middle = name
@@ -288,11 +360,9 @@ def validate_interface(pattern, mode, var="interface", has_on_verify=False,
     * ``%k``: the 16 key digits never fit, truncation is the normal case.
       Any text after ``%k`` is always cut off, so it is an error. What counts
       is how many key digits survive (15 - len(prefix)): at least
-      ``MIN_KEY_DIGITS`` (8, i.e. a prefix of at most 7 characters). 8 hex
-      digits are 32 bits: among 1,000 unknown peers the chance that two share
-      a name is about 1e-4 (1 % at 10,000); a clash only keeps the second
-      peer from connecting. Configured peers (``peer_keys``) are checked
-      exactly: two keys that give the same name are an error.
+      ``MIN_KEY_DIGITS`` (8, i.e. a prefix of at most 7 characters), see
+      clash_chance for the arithmetic. Configured peers (``peer_keys``) are
+      checked exactly: two keys that give the same name are an error.
     """
     errors = []
     if not isinstance(pattern, str) or not pattern:
@@ -300,7 +370,7 @@ def validate_interface(pattern, mode, var="interface", has_on_verify=False,
     if pattern.count("%") > 1:
         return ["%s: %r has more than one placeholder; fastd allows exactly one of %%n "
                 "(peer name) or %%k (peer key)" % (var, pattern)]
-    prefix, placeholder, suffix = _split_pattern(pattern)
+    prefix, placeholder, suffix = split_pattern(pattern)
     if placeholder is not None and placeholder not in ("%n", "%k"):
         return ["%s: %r has the unknown placeholder %r; fastd knows %%n (peer name) "
                 "and %%k (peer key)" % (var, pattern, placeholder)]
@@ -319,8 +389,12 @@ def validate_interface(pattern, mode, var="interface", has_on_verify=False,
     if mode != "multitap":
         return errors
     if placeholder is None:
-        errors.append("%s: %r has no placeholder; in multitap mode each peer gets its own "
-                      "interface, so use %%k or %%n, e.g. 'fft-%%k'" % (var, pattern))
+        errors.append("%s: %r has no placeholder: fastd accepts it in multitap mode but ignores "
+                      "the name, and the kernel names the per-peer interfaces tap0, tap1, ...; "
+                      "add %%k (peer key) or %%n (peer name), e.g. '%s-%%k', or use mode: tap for "
+                      "one interface called %r"
+                      % (var, pattern, pattern if len(pattern) < IFNAME_MAX - MIN_KEY_DIGITS else "fft",
+                         pattern))
     elif placeholder == "%n":
         if has_on_verify:
             errors.append("%s: %r uses %%n, but peers accepted by on_verify have no name; "
@@ -345,9 +419,14 @@ def validate_interface(pattern, mode, var="interface", has_on_verify=False,
                           % (var, pattern, KEY_DIGITS, IFNAME_MAX))
         elif digits < MIN_KEY_DIGITS:
             errors.append("%s: %r keeps only %d hex digits of the key after truncation to "
-                          "%d characters (collision risk); use at most %d characters before %%k"
+                          "%d characters: two of 1,000 peers would get the same interface name "
+                          "with a chance of %s, two of 10,000 with %s (the second could not "
+                          "connect); use at most %d characters before %%k (%d digits: %s and %s)"
                           % (var, pattern, max(digits, 0), IFNAME_MAX,
-                             IFNAME_MAX - MIN_KEY_DIGITS))
+                             _percent(clash_chance(1000, digits)), _percent(clash_chance(10000, digits)),
+                             IFNAME_MAX - MIN_KEY_DIGITS, MIN_KEY_DIGITS,
+                             _percent(clash_chance(1000, MIN_KEY_DIGITS)),
+                             _percent(clash_chance(10000, MIN_KEY_DIGITS))))
         else:
             names = list(peer_names) or [None] * len(peer_keys)
             seen = {}
@@ -530,13 +609,39 @@ def parse_bind(value):
     return addr, scope or None
 
 
-def _binds_overlap(a, b):
+def binds_overlap(a, b):
+    """Whether fastd binding the parsed addresses ``a`` and ``b`` (parse_bind)
+    on one port fails with "Address already in use".
+
+    Found with the real fastd 22 binary, each pair in one instance on
+    127.0.0.1/::1 and a free port (tests/unit/.../test_fastd_binds.py):
+
+    * ``any`` is one dual-stack IPv6 socket on no interface: it overlaps
+      every address, also ``any`` again and a scoped ``[::1%lo]``.
+    * IPv4 and IPv6 never overlap otherwise: fastd sets IPV6_V6ONLY on an
+      IPv6 address (``0.0.0.0`` and ``::`` start together). An IPv4-mapped
+      IPv6 address counts as IPv4 (fastd binds it so).
+    * Within a family: equal addresses overlap, and a wildcard
+      (``0.0.0.0``, ``::``) overlaps every address, unless both carry a
+      different scope: a scope binds the socket to that interface
+      (SO_BINDTODEVICE), and ``[::1%lo]`` with ``[::1%eth0]``, or ``[::%lo]``
+      with ``[::%eth0]``, start together; ``[::1%lo]`` with ``[::1]`` does not.
+    """
     if a == "any" or b == "any":
         return True
-    a, b = a[0], b[0]
+    (a, a_scope), (b, b_scope) = a, b
+    a, b = _unmapped(a), _unmapped(b)
     if a.version != b.version:
         return False
+    if a_scope is not None and b_scope is not None and a_scope != b_scope:
+        return False
     return a == b or a.is_unspecified or b.is_unspecified
+
+
+def _unmapped(address):
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 # --- instances -------------------------------------------------------------
@@ -610,12 +715,25 @@ def _validate_binds(binds, var):
     if not isinstance(binds, list) or not binds:
         return ["%s.bind must be a non-empty list of addresses ('any', IPv4 or IPv6; "
                 "the port is set by %s.port), got %s" % (var, var, describe(binds))]
-    errors = []
+    errors, parsed = [], []
     for index, value in enumerate(binds):
         try:
-            parse_bind(value)
+            address = parse_bind(value)
         except ValueError as exc:
             errors.append("%s.bind[%d]: %s; the port is set by %s.port" % (var, index, exc, var))
+            continue
+        for other, other_value, other_address in parsed:
+            if binds_overlap(address, other_address):
+                why = ("'any' takes the port on every IPv4 and IPv6 address"
+                       if "any" in (value, other_value) else
+                       "the same address" if value == other_value else
+                       "a wildcard address takes the port on every address of its family")
+                errors.append("%s.bind[%d]: %s overlaps %s.bind[%d] (%s): %s, and fastd binds each "
+                              "with its own socket, so it would fail at start with \"Address already "
+                              "in use\"; keep only one of them" % (var, index, value, var, other,
+                                                                   other_value, why))
+                break
+        parsed.append((index, value, address))
     return errors
 
 
@@ -654,7 +772,14 @@ def _validate_instance(inst, var):
     errors.extend(int_errors(cfg["packet_mark"], var + ".packet_mark", 0, PACKET_MARK_MAX,
                              allow_none=True))
     errors.extend(bool_errors(cfg["hide_ip_addresses"], var + ".hide_ip_addresses"))
-    errors.extend(validate_mesh(cfg["mesh"], var + ".mesh"))
+    errors.extend(bool_errors(cfg["hide_mac_addresses"], var + ".hide_mac_addresses"))
+    errors.extend(validate_status_socket(cfg["status_socket"], var + ".status_socket"))
+    if cfg["secret_name"] is not None:
+        errors.extend(validate_secret_name(cfg["secret_name"], var + ".secret_name"))
+    errors.extend(validate_mesh(cfg["mesh"], var + ".mesh", one_interface=mode == "tap"))
+    errors.extend(validate_commands(cfg["on_up"], var + ".on_up"))
+    errors.extend(validate_commands(cfg["on_down"], var + ".on_down"))
+    errors.extend(validate_peer_sources(cfg["peer_sources"], var + ".peer_sources"))
     if cfg["secret"] is not None:
         errors.extend(validate_key(cfg["secret"], var + ".secret", what="secret"))
     return errors
@@ -672,14 +797,14 @@ def _collisions(ivar, inst, sockets, ifnames):
             except ValueError:
                 continue
             for other_var, other_port, other_bind, other_addr in sockets:
-                if other_var != ivar and other_port == port and _binds_overlap(addr, other_addr):
+                if other_var != ivar and other_port == port and binds_overlap(addr, other_addr):
                     errors.append("%s: binds %s port %d, which overlaps %s (%s port %d)"
                                   % (ivar, bind, port, other_var, other_bind, port))
                     break
             sockets.append((ivar, port, bind, addr))
     pattern = inst.get("interface")
     if isinstance(pattern, str) and pattern.count("%") <= 1:
-        fixed = _split_pattern(pattern)
+        fixed = split_pattern(pattern)
         if fixed in ifnames:
             errors.append("%s.interface: %r gives the same interface names as %s.interface"
                           % (ivar, pattern, ifnames[fixed]))
@@ -692,11 +817,12 @@ def validate_instances(instances, var="fastd_instances"):
     """Check ``fastd_instances``: every instance, then the rules across them
     (unique names; among present instances, no two on the same port with
     overlapping bind addresses, no two multitap instances with the same
-    interface prefix, no two tap instances with the same interface)."""
+    interface prefix, no two tap instances with the same interface, no two
+    with the same status socket, and one secret per secret_name)."""
     if not isinstance(instances, list):
         return ["%s must be a list of instances, got %s" % (var, describe(instances))]
     errors = []
-    names, sockets, ifnames = {}, [], {}
+    names, sockets, ifnames, paths, secrets = {}, [], {}, {}, {}
     for index, inst in enumerate(instances):
         ivar = "%s[%d]" % (var, index)
         if not isinstance(inst, dict):
@@ -706,4 +832,40 @@ def validate_instances(instances, var="fastd_instances"):
         errors.extend(name_taken_errors(inst.get("name"), ivar, names))
         if inst.get("state", "present") != "absent":
             errors.extend(_collisions(ivar, inst, sockets, ifnames))
+            errors.extend(_shared_file_errors(ivar, inst, paths, secrets))
+    return errors
+
+
+def validate_secret_name(name, var="secret_name"):
+    """A ``secret_name`` names the key file several instances share
+    (/etc/fastd/secrets.d/NAME.key): a peer name's rule (a safe file name)."""
+    if isinstance(name, str) and _PEER_NAME.fullmatch(name):
+        return []
+    return ["%s must be a key name: 1-63 letters, digits, '_', '.' or '-', starting with a letter "
+            "or digit (instances with the same secret_name share one secret key); got %s"
+            % (var, describe(name))]
+
+
+def _shared_file_errors(ivar, inst, paths, secrets):
+    """Errors where a present instance's status socket is another one's, or
+    where instances sharing a ``secret_name`` give different secrets (compared,
+    never shown); records its own in ``paths`` and ``secrets``."""
+    errors = []
+    name = inst.get("name")
+    socket_path = inst.get("status_socket")
+    if isinstance(name, str) and not validate_status_socket(socket_path):
+        path = status_socket_path(name, socket_path)
+        other, other_chosen = paths.setdefault(path, (ivar, socket_path is not None))
+        # Two default paths are the same only for a repeated name, reported as such.
+        if other != ivar and (other_chosen or socket_path is not None):
+            errors.append("%s.status_socket: %s is already the status socket of %s; every instance "
+                          "needs one of its own (fastd locks it and fails: \"status socket already in "
+                          "use\")" % (ivar, path, other))
+    secret_name, secret = inst.get("secret_name"), inst.get("secret")
+    if isinstance(secret_name, str) and is_hex_key(secret):
+        first = secrets.setdefault(secret_name, (ivar, secret.lower()))
+        if first[1] != secret.lower():
+            errors.append("%s.secret differs from %s.secret, but both instances have secret_name %r and "
+                          "so share one key; give the same secret, or leave it out in all but one"
+                          % (ivar, first[0], secret_name))
     return errors

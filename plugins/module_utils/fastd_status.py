@@ -9,13 +9,66 @@ from __future__ import annotations
 
 import json
 import os
+import re
+
+from ansible_collections.freifunk.gateway.plugins.module_utils.rules import describe as _describe
 
 STATUS_SOCKET_DIR = "/run/fastd"
+# fastd binds the socket with the path in sun_path (108 bytes with its NUL).
+STATUS_SOCKET_MAX = 107
+# Folders under /run that other programs own: the role would change their
+# mode (tmpfiles) and open them to fastd's sandbox.
+_SHARED_RUN_DIRS = ("user", "systemd", "lock", "udev", "dbus", "shm", "log", "credentials", "mount")
+# Characters of a status socket path: tmpfiles.d and systemd unit files
+# split at spaces and expand "%" specifiers, so neither may occur.
+_SOCKET_PATH = re.compile(r"/[A-Za-z0-9_.@+/-]+")
 
 
-def status_socket_path(instance):
-    """Where the collection puts the status socket of instance ``instance``."""
-    return os.path.join(STATUS_SOCKET_DIR, instance + ".sock")
+def status_socket_path(instance, path=None):
+    """Where the status socket of instance ``instance`` is: ``path`` when the
+    admin chose one (``status_socket``), else /run/fastd/NAME.sock."""
+    return path if path else os.path.join(STATUS_SOCKET_DIR, instance + ".sock")
+
+
+def validate_status_socket(path, var="status_socket"):
+    """Check a ``status_socket`` path chosen by the admin (None: the default).
+
+    fastd creates the socket and a lock file ``PATH.lock`` beside it, and
+    first deletes whatever is at PATH (src/status.c, fastd 22), so the path
+    must be one of fastd's own: a file in /run/fastd or in a folder of its own
+    under /run, which the role creates at boot (tmpfiles, 0750 root) and
+    makes writable in fastd's sandbox. Absolute, written in its shortest form
+    (no ``.``/``..``/``//``, no trailing ``/``), at most 107 bytes (the
+    kernel's limit for a socket path), letters, digits and ``_ . @ + - /``
+    only (tmpfiles and systemd split at spaces and expand ``%``)."""
+    if path is None:
+        return []
+    example = "e.g. /run/fastd-status/mesh0.sock"
+    if not isinstance(path, str) or not path:
+        return ["%s must be an absolute path such as /run/fastd/mesh0.sock, got %s"
+                % (var, _describe(path))]
+    if not _SOCKET_PATH.fullmatch(path):
+        return ["%s: %r must be an absolute path of letters, digits and '_ . @ + - /' only "
+                "(no spaces, '%%' or control characters), %s" % (var, path, example)]
+    if path.endswith("/"):
+        return ["%s: %r names a folder; name the socket file in it, e.g. %r"
+                % (var, path, path + "mesh0.sock")]
+    if os.path.normpath(path) != path or os.path.basename(path) in (".", ".."):
+        return ["%s: %r is not a file path in its shortest form (no '.', '..', '//' or trailing '/'); "
+                "write %r" % (var, path, os.path.normpath(path).rstrip("/") or "/")]
+    if len(path.encode("utf-8")) > STATUS_SOCKET_MAX:
+        return ["%s: %r has %d bytes; a Unix socket path has at most %d"
+                % (var, path, len(path.encode("utf-8")), STATUS_SOCKET_MAX)]
+    if path.endswith((".lock", ".pending")):
+        return ["%s: %r ends in .lock or .pending, the names of fastd's lock file (socket path + "
+                "'.lock') and of the role's run markers; end it in .sock" % (var, path)]
+    parts = path.split("/")[1:]  # ["run", folder, ..., file]
+    if parts[0] != "run" or len(parts) < 3 or parts[1] in _SHARED_RUN_DIRS:
+        return ["%s: %r must be in /run/fastd or in a folder of its own under /run (%s): fastd "
+                "deletes what is at the path before it binds, the role creates the folder at boot "
+                "(0750 root) and the sandbox lets fastd write only there"
+                % (var, path, example)]
+    return []
 
 
 def parse_status(doc):

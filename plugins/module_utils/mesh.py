@@ -5,6 +5,8 @@ fastd and tunneldigger roles and the on-connect script they call."""
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.freifunk.gateway.plugins.module_utils.rules import (
     bool_errors,
     describe,
@@ -15,14 +17,49 @@ from ansible_collections.freifunk.gateway.plugins.module_utils.rules import (
 )
 
 BACKENDS = ("batman_adv", "bridge")
-MESH_KEYS = ("backend", "interface", "hop_penalty", "isolated")
+MESH_KEYS = ("backend", "interface", "hop_penalty", "isolated", "mac")
+MAC_DERIVE = "derive"  # the on-connect script derives one per host and interface name
+_MAC = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")
 
 
-def validate_mesh(mesh, var="mesh"):
+def mac_errors(mac, var, one_interface=False):
+    """Errors in ``mesh.mac``: null (leave the MAC address alone), ``derive``,
+    or a fixed unicast address such as ``02:00:5e:10:00:01`` (only where
+    there is one interface, ``one_interface``).
+
+    When an interface joins with an address another of its interfaces has,
+    batman-adv warns "It is strongly recommended to keep mac addresses
+    unique to avoid problems!" (batadv_check_known_mac_addr in
+    net/batman-adv/hard-interface.c), and a bridge learns one port per
+    address: a fixed address on every per-peer interface (fastd multitap,
+    tunneldigger) would give all of them the same one. Hence a
+    fixed address only for a fastd instance in tap mode, and ``derive`` (a
+    different address per interface) everywhere."""
+    if mac is None or mac == MAC_DERIVE:
+        return []
+    if not (isinstance(mac, str) and _MAC.fullmatch(mac)):
+        return ["%s must be null, '%s' or a MAC address such as '02:00:5e:10:00:01', got %s"
+                % (var, MAC_DERIVE, describe(mac))]
+    octets = [int(part, 16) for part in mac.split(":")]
+    if octets[0] & 1:
+        return ["%s: %s is a multicast address; an interface needs a unicast one (first octet even, "
+                "e.g. '02:...')" % (var, mac)]
+    if not any(octets):
+        return ["%s: 00:00:00:00:00:00 is not an interface address" % var]
+    if not one_interface:
+        return ["%s: a fixed address would be the same on every per-peer interface, which batman-adv "
+                "and bridges need unique; use mac: %s (one address per interface), or a fixed address "
+                "with a fastd instance in mode tap" % (var, MAC_DERIVE)]
+    return []
+
+
+def validate_mesh(mesh, var="mesh", one_interface=False):
     """Errors in a mesh setting: null (do not attach) or
     ``{backend: batman_adv|bridge, interface: IFNAME, hop_penalty: 0..255
-    (batman_adv only), isolated: bool (bridge only)}``. Every value ends up
-    on the command line of the on-connect hook, so each is checked whole."""
+    (batman_adv only), isolated: bool (bridge only), mac: null|derive|MAC}``.
+    ``one_interface``: the daemon has one interface for all peers (fastd in
+    tap mode), so a fixed ``mac`` is allowed. Every value ends up on the
+    command line of the on-connect hook, so each is checked whole."""
     if mesh is None:
         return []
     if not isinstance(mesh, dict):
@@ -47,12 +84,13 @@ def validate_mesh(mesh, var="mesh"):
             errors.extend(bad)
         elif isolated and backend != "bridge":
             errors.append("%s.isolated applies to backend bridge only" % var)
+    errors.extend(mac_errors(mesh.get("mac"), var + ".mac", one_interface))
     return errors
 
 
 def normalize_mesh(mesh):
-    """A valid mesh setting with every key present and hop_penalty an int
-    (None stays None: do not attach)."""
+    """A valid mesh setting with every key present, hop_penalty an int and a
+    fixed mac in lower case (None stays None: do not attach)."""
     if mesh is None:
         return None
     return {
@@ -60,6 +98,7 @@ def normalize_mesh(mesh):
         "interface": mesh.get("interface"),
         "hop_penalty": to_int(mesh.get("hop_penalty")),
         "isolated": mesh.get("isolated"),
+        "mac": mesh["mac"].lower() if isinstance(mesh.get("mac"), str) else None,
     }
 
 
@@ -74,6 +113,8 @@ def mesh_arguments(mesh, action):
             words += ["--hop-penalty", "%d" % mesh["hop_penalty"]]
         if mesh["isolated"]:
             words.append("--isolated")
+        if mesh["mac"]:
+            words += ["--mac", mesh["mac"]]
     return words
 
 

@@ -54,7 +54,7 @@ import socket
 import struct
 import sys
 
-from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import MODES, parse_bind
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import MODES, binds_overlap, parse_bind
 from ansible_collections.freifunk.gateway.plugins.module_utils.rules import INSTANCE_STATES as STATES
 from ansible_collections.freifunk.gateway.plugins.module_utils.rules import as_int, describe, int_errors
 
@@ -411,14 +411,18 @@ def _instance_errors(inst, ivar):
 def _address_problem(value, address, scope, bvar):
     """(message, missing) for a bind address fastd cannot use, else (None, False).
     ``missing``: the host lacks the address (fastd would still start)."""
-    if address == ANY or address.is_unspecified:
+    if address == ANY:
         return None, False
     if address.version == 6 and address.is_link_local and scope is None:
         return ("%s: %s is a link-local address and needs its interface as scope, e.g. %s%%eth0; "
                 "fastd could not start (bind: invalid argument)" % (bvar, value, address)), False
     if scope is not None and not scope_exists(scope, address.is_link_local):
         what = "index %s" % scope if address.is_link_local and scope.isdigit() else scope
-        return "interface %s of %s does not exist on this host; fastd could not start" % (what, bvar), False
+        return ("%s: %s names the interface %s, which does not exist on this host; fastd could "
+                "not start (it binds to that interface); correct the scope after '%%' or create "
+                "the interface first" % (bvar, value, what)), False
+    if address.is_unspecified:
+        return None, False
     error = bind_error(address, scope)
     if error is None:
         return None, False
@@ -431,12 +435,14 @@ def _address_problem(value, address, scope, bvar):
 
 def _own_collisions(targets, port, ivar):
     """fastd binds each bind item with its own socket: overlapping items of
-    one instance make it fail by itself. [(bind index, message)]."""
+    one instance make it fail by itself (see fastd.binds_overlap: a scope
+    binds to an interface). [(bind index, message)]."""
     problems = []
     for index, (value, address) in enumerate(targets):
         for other in range(index):
             other_value, other_address = targets[other]
-            if address is not None and other_address is not None and collides(address, other_address):
+            if address is not None and other_address is not None and binds_overlap(
+                    parse_bind(value), parse_bind(other_value)):
                 why = (" ('any' takes the port on every IPv4 and IPv6 address)"
                        if ANY in (address, other_address) else "")
                 problems.append((index, "%s.bind[%d]: %s overlaps %s.bind[%d] (%s) on UDP port %d%s; "

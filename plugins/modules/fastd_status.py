@@ -23,11 +23,13 @@ extends_documentation_fragment:
 options:
   instance:
     description:
-      - Name of the fastd instance; reads C(/run/fastd/<instance>.sock).
-      - Exactly one of O(instance) and O(socket) is required.
+      - Name of the fastd instance; reads C(/run/fastd/<instance>.sock) unless O(socket) is given.
+      - With it the result also has the instance's RV(peer_sources).
+      - At least one of O(instance) and O(socket) is required.
     type: str
   socket:
-    description: Path of the status socket.
+    description:
+      - Path of the status socket, for an instance with its own C(status_socket).
     type: path
   timeout:
     description:
@@ -144,6 +146,49 @@ peers:
       description: MAC addresses learned from the peer (tap mode).
       type: list
       elements: str
+peer_sources:
+  description:
+    - The peer sources of the instance (C(peer_sources) of the role freifunk.gateway.fastd), in their order,
+      as the last run of C(freifunk-fastd-peers) left them; empty without sources or without O(instance).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The source's name.
+      type: str
+    type:
+      description: V(git) or V(directory).
+      type: str
+    url:
+      description: The repository (git), with any user or password part shown as C(***).
+      type: str
+    path:
+      description: The folder (directory).
+      type: str
+    commit:
+      description: The commit whose peer files are staged (git).
+      type: str
+    fetched_at:
+      description: When the last fetch succeeded, in seconds since the epoch (git).
+      type: float
+    checked_at:
+      description: When the source was last read, in seconds since the epoch.
+      type: float
+    error:
+      description: Why the last fetch or read failed (the last good peers stay), or V(null).
+      type: str
+    peers:
+      description: Number of good peer files.
+      type: int
+    skipped:
+      description: Peer files left out, each C({file, reason}) (git).
+      type: list
+      elements: dict
+    problems:
+      description: Bad peer files, each C({file, reason}); fastd reads the folder as it is (directory).
+      type: list
+      elements: dict
 raw:
   description: The document as fastd sent it.
   returned: when O(raw=true)
@@ -156,6 +201,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import validate_methods
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_peer_sync import source_states
 from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_status import count_connected, parse_status, status_socket_path
 
 
@@ -202,7 +248,6 @@ def main():
             )),
             raw=dict(type="bool", default=False),
         ),
-        mutually_exclusive=[("instance", "socket")],
         required_one_of=[("instance", "socket")],
         supports_check_mode=True,
     )
@@ -241,6 +286,8 @@ def main():
         time.sleep(min(0.5, max(remaining, 0)))
 
     result = dict(changed=False, socket=path, **status)
+    if params["instance"]:
+        result["peer_sources"] = source_states(params["instance"])
     if params["raw"]:
         result["raw"] = doc
     module.exit_json(**result)

@@ -11,6 +11,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.freifunk.gateway.plugins.filter import fastd as flt
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import INSTANCE_DEFAULTS
 from ansible_collections.freifunk.gateway.plugins.module_utils.rules import describe
 
 FASTD = shutil.which("fastd")
@@ -317,11 +318,9 @@ def test_fastd_interface_name_cuts_like_fastd(pattern, kwargs, expected):
 
 # --- promises: secrets, state, integers, injection -------------------------------
 
-NORMALIZED_KEYS = {
-    "name", "state", "port", "interface", "mode", "methods", "offload_l2tp", "mtu", "bind",
-    "peer_limit", "peers", "peer_groups", "on_verify", "log_level", "drop_capabilities",
-    "packet_mark", "hide_ip_addresses", "mesh", "secret_given", "config_dir", "config_file",
-    "secret_file", "peers_dir", "status_socket", "pending_file", "unit"}
+# every key of an instance but the secret, plus what the filter derives
+NORMALIZED_KEYS = set(INSTANCE_DEFAULTS) - {"secret"} | {
+    "secret_given", "config_dir", "config_file", "secret_file", "peers_dir", "pending_file", "unit"}
 
 
 @pytest.mark.parametrize("secret, given", [(SECRET, True), (None, False)])

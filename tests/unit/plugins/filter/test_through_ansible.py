@@ -15,6 +15,8 @@ import textwrap
 
 import pytest
 
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import INSTANCE_DEFAULTS
+
 FASTD = shutil.which("fastd")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 COLLECTIONS = os.path.join(ROOT, ".build", "collections")
@@ -32,8 +34,11 @@ VARS = textwrap.dedent("""\
         methods: [null@l2tp, salsa2012+umac, "null"]
         offload_l2tp: true
         mtu: "1312"
-        bind: [any, "fe80::1%%lo"]
+        bind: [0.0.0.0, "fe80::1%%lo"]
         on_verify: true
+        log_level: fatal
+        hide_mac_addresses: true
+        status_socket: /run/fastd-status/mesh0.sock
         secret: %(secret)s
         mesh: {backend: batman_adv, interface: bat0, hop_penalty: "60"}
         peers:
@@ -120,9 +125,7 @@ def test_errors_are_indexed_and_in_yaml_terms(run):
     _work, results = run
     errors = results["errors"]["msg"]
     assert errors == [
-        "fastd_instances[1]: unknown keys bogus; valid keys: name, state, port, interface, mode, methods, "
-        "offload_l2tp, mtu, bind, peer_limit, peers, peer_groups, on_verify, log_level, drop_capabilities, "
-        "packet_mark, hide_ip_addresses, secret, mesh",
+        "fastd_instances[1]: unknown keys bogus; valid keys: " + ", ".join(INSTANCE_DEFAULTS),
         "fastd_instances[1].offload_l2tp must be a boolean (true or false), got string 'yes' "
         "(write true or false without quotes)",
         "fastd_instances[1].methods[1] must be a method name (string), got 5",
@@ -154,7 +157,9 @@ def test_the_roles_template_renders_a_config_fastd_accepts(run):
     assert not results["config"].get("failed"), results["config"].get("msg")
     text = results["config"]["msg"]
     (work / "fastd.conf").write_text(text)
-    assert "bind any:10010;" in text and 'bind [fe80::1%lo]:10010;' in text
+    assert "bind 0.0.0.0:10010;" in text and 'bind [fe80::1%lo]:10010;' in text
+    assert "log level fatal;" in text and "hide mac addresses yes;" in text
+    assert 'status socket "/run/fastd-status/mesh0.sock";' in text
     assert "--hop-penalty 60" in text
     proc = subprocess.run([FASTD, "--verify-config", "--config", str(work / "fastd.conf")],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)

@@ -424,7 +424,7 @@ def test_instance_with_defaults_normalizes_integers():
     assert merged["peer_groups"] == [{"name": "g", "peer_limit": 1, "peers": []},
                                      {"name": "h", "peer_limit": None, "peers": []}]
     assert merged["mesh"] == {"backend": "batman_adv", "interface": "bat0", "hop_penalty": 60,
-                              "isolated": None}
+                              "isolated": None, "mac": None}
     assert merged["state"] == "present"
 
 

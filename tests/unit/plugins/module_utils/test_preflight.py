@@ -334,8 +334,12 @@ def test_link_local_needs_a_scope_and_the_scope_must_exist():
     assert result["problems"] == [
         "fastd_instances[0].bind[0]: fe80::1 is a link-local address and needs its interface as scope, "
         "e.g. fe80::1%eth0; fastd could not start (bind: invalid argument)",
-        "interface %s of fastd_instances[0].bind[1] does not exist on this host; fastd could not start" % name,
-        "interface index 99999999 of fastd_instances[0].bind[2] does not exist on this host; fastd could not start",
+        "fastd_instances[0].bind[1]: [fe80::1%%%s] names the interface %s, which does not exist on this host; "
+        "fastd could not start (it binds to that interface); correct the scope after '%%' or create the "
+        "interface first" % (name, name),
+        "fastd_instances[0].bind[2]: fe80::1%99999999 names the interface index 99999999, which does not exist "
+        "on this host; fastd could not start (it binds to that interface); correct the scope after '%' or "
+        "create the interface first",
     ]
 
 
@@ -343,7 +347,18 @@ def test_the_scope_of_another_ipv6_address_is_an_interface_name():
     name = absent_ifname()
     result = check([inst(free_port(), ["2001:db8::1%" + name])], allow_missing_addresses=True)
     assert result["problems"] == [
-        "interface %s of fastd_instances[0].bind[0] does not exist on this host; fastd could not start" % name]
+        "fastd_instances[0].bind[0]: 2001:db8::1%%%s names the interface %s, which does not exist on this "
+        "host; fastd could not start (it binds to that interface); correct the scope after '%%' or create "
+        "the interface first" % (name, name)]
+
+
+def test_the_scope_of_a_wildcard_must_exist_too():
+    name = absent_ifname()
+    result = check([inst(free_port(), ["[::%%%s]" % name, "[::%lo]"])])
+    assert result["problems"] == [
+        "fastd_instances[0].bind[0]: [::%%%s] names the interface %s, which does not exist on this host; "
+        "fastd could not start (it binds to that interface); correct the scope after '%%' or create the "
+        "interface first" % (name, name)]
 
 
 @needs_ipv6

@@ -452,7 +452,7 @@ def test_instance_with_defaults():
         "max_tunnels": 200, "tunnel_id_base": 100, "connection_rate_limit": 1.0,
         "connection_rate_limit_per_ip_count": 0, "connection_rate_limit_per_ip_time": 0.0, "pmtu": 0,
         "mtu": 1400, "log_verbosity": "INFO", "log_ip_addresses": False,
-        "mesh": {"backend": "batman_adv", "interface": "bat0", "hop_penalty": 60, "isolated": None},
+        "mesh": {"backend": "batman_adv", "interface": "bat0", "hop_penalty": 60, "isolated": None, "mac": None},
         "config_dir": "/etc/tunneldigger/td0", "config_file": "/etc/tunneldigger/td0/broker.cfg",
         "hooks_dir": "/etc/tunneldigger/td0/hooks", "state_dir": "/run/tunneldigger/td0",
         "unit": "tunneldigger@td0.service", "limit_nofile": 1056,
