@@ -35,7 +35,7 @@ for spec in "$@"; do
             if sh -c "$cmd" >"$log" 2>&1; then status=ok; else status=FAILED; fi
             echo "$status $(( $(date +%s) - start ))" >"$log.result"
         ) &
-        background="$background $!:$name:$log"
+        background="$background $!|$name|$log"
         continue
         ;;
     esac
@@ -46,10 +46,10 @@ for spec in "$@"; do
 done
 
 for job in $background; do
-    pid=${job%%:*}
-    rest=${job#*:}
-    name=${rest%%:*}
-    log=${rest#*:}
+    pid=${job%%|*}
+    rest=${job#*|}
+    name=${rest%%|*}
+    log=${rest#*|}
     wait "$pid"
     printf '\n===== stage %s (ran in the background), its output:\n' "$name"
     cat "$log"
