@@ -697,10 +697,7 @@ def _validate_groups(groups, var, entries, peers):
         name_errors = validate_peer_name(group.get("name"), gvar + ".name")
         errors.extend(name_errors)
         if not name_errors:
-            if group["name"] in group_names:
-                errors.append("%s.name: %r is already used by %s"
-                              % (gvar, str(group["name"]), group_names[group["name"]]))
-            group_names.setdefault(group["name"], gvar)
+            errors.extend(name_taken_errors(group["name"], gvar, group_names))
         errors.extend(int_errors(group.get("peer_limit"), gvar + ".peer_limit", 0, PEER_LIMIT_MAX,
                                  allow_none=True))
         group_errors, group_entries = _peer_entries(group.get("peers", []), gvar + ".peers")

@@ -21,6 +21,7 @@ from ansible_collections.freifunk.gateway.plugins.module_utils.rules import (
     INSTANCE_NAME,
     control_errors,
     describe,
+    name_taken_errors,
     one_of_errors,
     unknown_keys,
 )
@@ -192,10 +193,8 @@ def validate_peer_sources(sources, var="peer_sources"):
             errors.append("%s.name must be 1-32 characters a-z, 0-9, '_' or '-', starting with a "
                           "letter or digit (it names the source's folder under %s/<instance>); got %s"
                           % (svar, STATE_ROOT, describe(name)))
-        elif name in names:
-            errors.append("%s.name: %r is already used by %s" % (svar, str(name), names[name]))
         else:
-            names[name] = svar
+            errors.extend(name_taken_errors(name, svar, names))
         if kind == "git":
             if "url" not in source:
                 errors.append("%s.url is required" % svar)
