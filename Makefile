@@ -1,6 +1,8 @@
 # freifunk.gateway: development and test entry points.
 #   make test   everything CI runs (lint, sanity, units, all Molecule scenarios)
-#   make demo   a small gateway fleet in containers, configured by the collection
+#   make demo   the fleet story in containers (Molecule scenario fleet): a Gluon
+#               site.conf, three gateways checked against it and configured,
+#               nodes connected, the fleet table, a mismatched site refused
 # Both set up what they need first (Debian packages, .venv, local images).
 
 SHELL := /bin/sh
@@ -19,20 +21,22 @@ export PY_COLORS := 0
 export ANSIBLE_FORCE_COLOR := 0
 
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
-DEMO_SCENARIOS := demo
-TEST_SCENARIOS := $(filter-out $(DEMO_SCENARIOS),$(SCENARIOS))
+# make demo runs part of this test scenario and leaves its containers up.
+DEMO_SCENARIO := fleet
+TEST_SCENARIOS := $(SCENARIOS)
 # The QEMU guest's scenario runs beside the container scenarios (it mostly
 # waits on the emulated kernel); the container scenarios run one at a time.
 GUEST_SCENARIOS := kernel
 SUITES := bookworm trixie
 
 .PHONY: test setup deps venv images guest link lint yamllint ansible-lint sanity units \
-        molecule build changelog demo demo-destroy bench clean
+        molecule build changelog docs-check role-docs demo demo-destroy bench clean
 
 test: setup
 	$(BED)/stages.sh \
 	  "yamllint=$(MAKE) -s yamllint" \
 	  "changelog=$(MAKE) -s changelog" \
+	  "docs-check=$(MAKE) -s docs-check" \
 	  "ansible-lint=$(MAKE) -s ansible-lint" \
 	  "sanity=$(MAKE) -s sanity" \
 	  "units=$(MAKE) -s units" \
@@ -67,6 +71,14 @@ lint: yamllint ansible-lint
 changelog:
 	antsibull-changelog lint
 
+# The option tables of roles/*/README.md are generated from meta/argument_specs.yml:
+# docs-check fails naming every page that differs, role-docs writes them.
+docs-check:
+	python3 $(BED)/role_docs.py
+
+role-docs:
+	python3 $(BED)/role_docs.py --write
+
 yamllint:
 	yamllint --strict .
 
@@ -93,10 +105,11 @@ molecule-%: setup
 	molecule test -s $*
 
 demo: setup
-	molecule converge -s demo
+	molecule converge -s $(DEMO_SCENARIO)
+	molecule side-effect -s $(DEMO_SCENARIO)
 
 demo-destroy: setup
-	molecule destroy -s demo
+	molecule destroy -s $(DEMO_SCENARIO)
 
 bench: deps venv link
 	$(MAKE) -C bench

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.freifunk.gateway.plugins.module_utils import gateway_numbers as gn
 from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_peer_sources import source_lines
 from ansible_collections.freifunk.gateway.plugins.module_utils.tunneldigger_status import session_state
 
@@ -58,6 +59,31 @@ def tunneldigger_status_lines(result, title):
     return lines
 
 
+def gateway_numbers_from_status(fastd_results, tunneldigger_results=None):
+    """One gateway's numbers (as the module gateway_numbers returns them) from
+    the registered loop results of fastd_status and tunneldigger_status."""
+    return gn.from_results(fastd_results, tunneldigger_results)
+
+
+def fleet_status(hostvars, hosts, key="__gateway_numbers"):
+    """The fleet: every host of ``hosts`` with the numbers it registered
+    under ``key`` (a host without them, for example unreachable, is listed
+    as not answering), and the totals."""
+    per_host = {}
+    for host in hosts:
+        try:
+            numbers = hostvars[host].get(key)
+        except (KeyError, AttributeError):
+            numbers = None
+        per_host[str(host)] = dict(numbers) if hasattr(numbers, "keys") else None
+    return gn.fleet(per_host)
+
+
+def fleet_status_lines(fleet):
+    """The fleet as a table: one row per gateway, then the totals."""
+    return gn.fleet_lines(fleet)
+
+
 class FilterModule:
     """Status filters of freifunk.gateway."""
 
@@ -65,5 +91,8 @@ class FilterModule:
         return {
             "fastd_peer_line": fastd_peer_line,
             "fastd_status_lines": fastd_status_lines,
+            "fleet_status": fleet_status,
+            "fleet_status_lines": fleet_status_lines,
+            "gateway_numbers_from_status": gateway_numbers_from_status,
             "tunneldigger_status_lines": tunneldigger_status_lines,
         }

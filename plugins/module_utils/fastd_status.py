@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 
 from ansible_collections.freifunk.gateway.plugins.module_utils.rules import describe as _describe
 
@@ -128,3 +129,35 @@ def count_connected(status, method=None):
     if method is None:
         return status["connected"]
     return status["methods"].get(method, 0)
+
+
+def read_socket(path, timeout):
+    """Everything fastd writes to a fresh connection, until it closes it."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(path)
+        chunks = []
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return b"".join(chunks)
+            chunks.append(data)
+    finally:
+        sock.close()
+
+
+def socket_error(exc, path):
+    """What went wrong reading the status socket at ``path``, for a person."""
+    if isinstance(exc, FileNotFoundError):
+        return ("status socket %s does not exist: is the fastd instance running, with "
+                "`status socket` in its config?" % path)
+    if isinstance(exc, ConnectionRefusedError):
+        return "status socket %s refused the connection: fastd is not running (stale socket)" % path
+    if isinstance(exc, PermissionError):
+        return "no permission to open status socket %s (use become)" % path
+    if isinstance(exc, socket.timeout):
+        return "status socket %s did not answer in time" % path
+    if isinstance(exc, ValueError):
+        return "status socket %s sent no valid status document: %s" % (path, exc)
+    return "cannot read status socket %s: %s" % (path, exc)

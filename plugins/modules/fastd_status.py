@@ -196,44 +196,13 @@ raw:
 """
 
 import json
-import socket
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import validate_methods
 from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_peer_sync import source_states
-from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_status import count_connected, parse_status, status_socket_path
-
-
-def read_socket(path, timeout):
-    """Everything fastd writes to a fresh connection, until it closes it."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(path)
-        chunks = []
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                return b"".join(chunks)
-            chunks.append(data)
-    finally:
-        sock.close()
-
-
-def describe(exc, path):
-    if isinstance(exc, FileNotFoundError):
-        return ("status socket %s does not exist: is the fastd instance running, with "
-                "`status socket` in its config?" % path)
-    if isinstance(exc, ConnectionRefusedError):
-        return "status socket %s refused the connection: fastd is not running (stale socket)" % path
-    if isinstance(exc, PermissionError):
-        return "no permission to open status socket %s (use become)" % path
-    if isinstance(exc, socket.timeout):
-        return "status socket %s did not answer in time" % path
-    if isinstance(exc, ValueError):
-        return "status socket %s sent no valid status document: %s" % (path, exc)
-    return "cannot read status socket %s: %s" % (path, exc)
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_status import (
+    count_connected, parse_status, read_socket, socket_error as describe, status_socket_path)
 
 
 def main():

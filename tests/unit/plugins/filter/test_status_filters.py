@@ -53,4 +53,5 @@ def test_status_lines_on_recorded_documents(fixture):
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"fastd_peer_line", "fastd_status_lines", "tunneldigger_status_lines"}
+    assert set(FilterModule().filters()) == {"fastd_peer_line", "fastd_status_lines", "tunneldigger_status_lines",
+                                             "fleet_status", "fleet_status_lines", "gateway_numbers_from_status"}
