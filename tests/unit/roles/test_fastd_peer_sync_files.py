@@ -2,7 +2,6 @@
 freifunk-fastd-peers imports (roles/fastd/vars/main.yml), and the program
 looks for them where the role puts them."""
 
-import ast
 import os
 
 import yaml
@@ -17,26 +16,8 @@ def _vars():
         return yaml.safe_load(handle)
 
 
-def _imports(name):
-    with open(os.path.join(MODULE_UTILS, name)) as handle:
-        tree = ast.parse(handle.read())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PREFIX):
-            found.add(node.module[len(PREFIX):] + ".py")
-        elif isinstance(node, ast.ImportFrom) and node.module == PREFIX.rstrip("."):
-            found.update(alias.name + ".py" for alias in node.names)
-    return found
-
-
-def test_every_imported_file_is_installed():
-    wanted, todo = set(), ["fastd_peer_sync.py"]
-    while todo:
-        name = todo.pop()
-        if name not in wanted:
-            wanted.add(name)
-            todo.extend(_imports(name))
-    assert sorted(wanted) == sorted(_vars()["__fastd_peer_sync_modules"])
+def test_every_imported_file_is_installed(imported_files, role_vars):
+    assert imported_files("fastd_peer_sync.py") == sorted(role_vars("fastd")["__fastd_peer_sync_modules"])
 
 
 def test_the_program_reads_them_where_the_role_puts_them():

@@ -3,7 +3,6 @@ freifunk-gateway-metrics imports (roles/metrics/vars/main.yml), where the
 role fastd puts those of its own program, and the program looks for them
 there."""
 
-import ast
 import os
 
 import yaml
@@ -18,26 +17,8 @@ def _vars(role):
         return yaml.safe_load(handle)
 
 
-def _imports(name):
-    with open(os.path.join(MODULE_UTILS, name)) as handle:
-        tree = ast.parse(handle.read())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PREFIX):
-            found.add(node.module[len(PREFIX):] + ".py")
-        elif isinstance(node, ast.ImportFrom) and node.module == PREFIX.rstrip("."):
-            found.update(alias.name + ".py" for alias in node.names)
-    return found
-
-
-def test_every_imported_file_is_installed():
-    wanted, todo = set(), ["gateway_numbers.py"]
-    while todo:
-        name = todo.pop()
-        if name not in wanted:
-            wanted.add(name)
-            todo.extend(_imports(name))
-    assert sorted(wanted) == sorted(_vars("metrics")["__metrics_modules"])
+def test_every_imported_file_is_installed(imported_files, role_vars):
+    assert imported_files("gateway_numbers.py") == sorted(role_vars("metrics")["__metrics_modules"])
 
 
 def test_the_same_folder_as_the_fastd_roles_program():
