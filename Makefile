@@ -3,7 +3,8 @@
 #   make demo   the fleet story in containers (Molecule scenario fleet): a Gluon
 #               site.conf, three gateways checked against it and configured,
 #               nodes connected, the fleet table, a mismatched site refused
-# Both set up what they need first (Debian packages, .venv, local images).
+#   make bench  the benchmarks (bench/README.md; PARTS="fleet status" selects), not in make test
+# All set up what they need first (Debian packages, .venv, local images).
 
 SHELL := /bin/sh
 ROOT := $(CURDIR)
@@ -30,9 +31,11 @@ GUEST_SCENARIOS := kernel
 SUITES := bookworm trixie
 
 .PHONY: test setup deps venv images guest link lint yamllint ansible-lint sanity units \
-        molecule build changelog docs-check role-docs demo demo-destroy bench clean
+        molecule build changelog docs-check role-docs demo demo-destroy bench bench-quick clean
 
-test: setup
+# The guest image is built in the kernel stage's own lane (guest-vm.sh builds
+# it when it is missing or stale), beside the container stages, not before them.
+test: deps venv images link
 	$(BED)/stages.sh \
 	  "yamllint=$(MAKE) -s yamllint" \
 	  "changelog=$(MAKE) -s changelog" \
@@ -55,8 +58,10 @@ $(STAMP)/venv: requirements-test.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
 	@mkdir -p $(STAMP) && touch $@
 
+# The suites' images are built at the same time (mostly waiting on downloads).
 images:
-	@for s in $(SUITES); do $(BED)/image.sh $$s || exit 1; done
+	@pids=""; for s in $(SUITES); do $(BED)/image.sh $$s & pids="$$pids $$!"; done; \
+	 rc=0; for p in $$pids; do wait $$p || rc=1; done; exit $$rc
 
 guest:
 	@$(BED)/guest.sh >/dev/null
@@ -111,8 +116,12 @@ demo: setup
 demo-destroy: setup
 	molecule destroy -s $(DEMO_SCENARIO)
 
-bench: deps venv link
+# The benchmarks (bench/README.md); PARTS="..." selects parts, bench-quick is a smoke run.
+bench: setup
 	$(MAKE) -C bench
+
+bench-quick: setup
+	$(MAKE) -C bench quick
 
 clean:
 	rm -rf .build .ansible .cache .pytest_cache

@@ -83,6 +83,21 @@ def render_peer(peer):
     errors = validate_peers([peer], "peer")
     if errors:
         raise ValueError("; ".join(errors))
+    return _peer_text(peer)
+
+
+def render_peers(peers, var="peers"):
+    """``(errors, {name: text})`` for a whole peer list: validate_peers once
+    (every mistake, each naming its place under ``var``), then every file
+    without checking each peer a second time. The dict is None on errors."""
+    errors = validate_peers(peers, var)
+    if errors:
+        return errors, None
+    return [], {peer["name"]: _peer_text(peer) for peer in peers}
+
+
+def _peer_text(peer):
+    """The file text of a peer validate_peers accepted."""
     lines = [("# " + line).rstrip() for line in peer.get("comment", "").splitlines()]
     lines.append('key "%s";' % peer["key"].lower())
     lines.extend("remote %s;" % parse_remote(r) for r in peer.get("remotes", []))

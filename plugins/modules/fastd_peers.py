@@ -18,11 +18,26 @@ description:
   - Writes only files whose content or mode differs, each atomically. With O(exclusive),
     removes peer files that are not in the list.
   - fastd re-reads peer directories on C(SIGHUP) (C(systemctl reload fastd@NAME)).
+  - Runs through an action plugin of the same name. The list is checked and every peer file
+    rendered on the controller, and the module gets the files as one JSON string, which is
+    much cheaper to pass along than a list of thousands of peers. The module still compares
+    every file on the host byte by byte, so files changed by hand are noticed and put back.
+  - With O(exclusive), the module keeps a small hidden state file C(.fastd_peers.json) in O(path)
+    with the digests of the last peer list and of the files it left there. For lists of 2,000
+    peers or more, a run first asks the host whether the list is the same and every file in the
+    folder still reads the same; if so, the run ends there without checking, rendering and
+    shipping the list again. Any difference (a file edited, added, removed or with another mode)
+    runs the full sync.
 author:
   - freifunk.gateway maintainers (@freifunk-gateway)
 extends_documentation_fragment:
   - freifunk.gateway.attributes
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - The peer list is checked and rendered on the controller; see the description.
   check_mode:
     support: full
   diff_mode:
@@ -57,6 +72,22 @@ options:
     description: Permissions of the peer files, as an octal string such as V('0644').
     type: raw
     default: '0644'
+  _files:
+    description:
+      - Internal, set by the action plugin (the rendered peer files as one JSON string, in place
+        of O(peers)); do not set it.
+    type: str
+  _list_digest:
+    description:
+      - Internal, set by the action plugin (the digest of the peer list, kept in the folder's
+        state file after a sync); do not set it.
+    type: str
+  _quick:
+    description:
+      - Internal, set by the action plugin (only answer whether the folder still holds what the
+        last sync of O(_list_digest) left there); do not set it.
+    type: bool
+    default: false
 seealso:
   - name: fastd configuration
     description: C(include peers from) and the peer options.
@@ -109,12 +140,20 @@ count:
   sample: 1
 """
 
+import json
 import os
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import validate_peer_name, validate_peers
-from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_render import render_peer
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import validate_peer_name
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_peer_payload import (
+    FILES_OPTION,
+    STATE_NAME,
+    files_digest,
+    in_sync,
+    unpack,
+)
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_render import render_peers
 from ansible_collections.freifunk.gateway.plugins.module_utils.files import atomic_write, parse_mode
 
 DIFF_LIMIT = 100
@@ -165,18 +204,30 @@ def main():
             peers=dict(type="list", elements="dict", required=True),
             exclusive=dict(type="bool", default=True),
             mode=dict(type="raw", default="0644"),
+            _files=dict(type="str"),
+            _list_digest=dict(type="str"),
+            _quick=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
+    if module.params["_quick"]:
+        module.exit_json(changed=False, in_sync=in_sync(module.params["path"], module.params["_list_digest"]))
     path, peers = module.params["path"], module.params["peers"]
     try:
         mode = parse_mode(module.params["mode"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    errors = validate_peers(peers, "peers")
-    if errors:
-        module.fail_json(msg="invalid peers: " + "; ".join(errors), errors=errors)
-    desired = {peer["name"]: render_peer(peer).encode("utf-8") for peer in peers}
+    if module.params[FILES_OPTION] is not None:
+        # From the action plugin, which checked and rendered the list.
+        try:
+            desired = unpack(module.params[FILES_OPTION])
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
+    else:
+        errors, files = render_peers(peers, "peers")
+        if errors:
+            module.fail_json(msg="invalid peers: " + "; ".join(errors), errors=errors)
+        desired = {name: text.encode("utf-8") for name, text in files.items()}
 
     if os.path.lexists(path) and not os.path.isdir(path):
         module.fail_json(msg="%s exists but is not a directory" % path)
@@ -214,9 +265,15 @@ def main():
             os.chmod(os.path.join(path, name), mode)
         for name in removed:
             os.unlink(os.path.join(path, name))
+        if module.params["_list_digest"] and module.params["exclusive"]:
+            state = {"list": module.params["_list_digest"], "count": len(desired),
+                     "files": files_digest({name: (mode, data) for name, data in desired.items()})}
+            atomic_write(os.path.join(path, STATE_NAME), json.dumps(state).encode("utf-8"), 0o644)
     # Do not echo the whole peer list back (1.4 MB at 10,000 peers): the
     # invocation shows how many peers were given instead.
-    args = dict(module.params, peers="(%d peers)" % len(module.params["peers"]))
+    args = dict(module.params, peers="(%d peers)" % len(desired))
+    for internal in (FILES_OPTION, "_list_digest", "_quick"):
+        del args[internal]
     module.exit_json(invocation={"module_args": args}, **result)
 
 

@@ -170,3 +170,21 @@ def test_ten_thousand_peers_as_ansible_runs_it(tmp_path):
                               stdout=subprocess.PIPE, env=env, check=False)
         result = json.loads(proc.stdout)
         assert result["changed"] is expect_changed and result["count"] == 10000, proc.stdout[:500]
+
+
+def test_files_from_the_action_plugin(run_module, peers_dir):
+    """The action plugin's form: rendered files as one JSON string, peers empty."""
+    texts = {"node0": render_peer(peer(0)), "node1": render_peer(peer(1))}
+    result = run(run_module, peers_dir, [], _files=json.dumps(texts), _list_digest="d" * 64)
+    assert result["changed"] and result["added"] == ["node0", "node1"] and result["count"] == 2
+    assert {n: (peers_dir / n).read_text() for n in texts} == texts
+    assert "_files" not in result["invocation"]["module_args"]
+    assert json.loads((peers_dir / ".fastd_peers.json").read_text())["list"] == "d" * 64
+    assert run(run_module, peers_dir, [], _quick=True, _list_digest="d" * 64)["in_sync"] is True
+    assert run(run_module, peers_dir, [], _quick=True, _list_digest="e" * 64)["in_sync"] is False
+
+
+@pytest.mark.parametrize("text, fragment", [("{", "_files is not JSON"), ('{"../x": ""}', "must be a peer name")])
+def test_bad_files_option_writes_nothing(run_module, peers_dir, text, fragment):
+    result = run(run_module, peers_dir, [], _files=text)
+    assert result["failed"] and fragment in result["msg"] and not peers_dir.exists()

@@ -3,17 +3,25 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark freifunk.gateway.fastd_peers against a copy loop and a plain-Python floor.
 
-    python3 peers_bench.py [--counts 100,1000,10000] [--repeat 3] [--loop-cap 100]
+    python3 run.py [--quick] [--counts 100,1000,10000] [--repeat 3] [--loop-cap 100]
+                   [--loop-repeat 1] [--json FILE] [--keep]
 
-Run by ``make`` in this folder (``make bench`` at the top). Everything runs on
+Run by ``make peers`` in bench/ (``make bench`` at the top). Everything runs on
 this host, in a temporary folder (mktemp, so TMPDIR decides where):
 
 * fastd_peers: ``ansible-playbook fastd_peers.yml`` against localhost with
-  connection local, one task over the whole peer list. Timed around the whole
-  ansible-playbook process, and the task on its own (task start to result,
-  stamped by callback_plugins/bench_timing.py).
-* module process: the module file run as a script with its arguments on stdin
-  (as tests/unit does), no controller at all. Only to show where the time goes.
+  connection local, one task over the whole peer list (a vars file). Timed
+  around the whole ansible-playbook process, and the task on its own (task
+  start to result, stamped by callback_plugins/bench_timing.py).
+* Ansible's own cost: the same play and vars file with no task
+  (empty_play.yml) and with one task that does nothing (noop_task.yml).
+* fastd_peers from the inventory: the list in group_vars next to the
+  inventory instead of a vars file (fastd_peers_inventory.yml), with its own
+  do-nothing baseline (noop_task_inventory.yml).
+* controller: the action plugin's check and render of the list (plan()) in a
+  fresh Python process, timed after the imports.
+* module process: the module file run as a script with the arguments the
+  action plugin gives it on stdin (as tests/unit does), no controller at all.
 * copy loop: ``ansible-playbook copy_loop.yml``, one ansible.builtin.copy task
   looping over the same files (same text), on at most --loop-cap peers.
 * floor: ``floor_sync.py``, plain Python that leaves the same files behind.
@@ -36,31 +44,54 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from pathlib import Path
+
 from floor_sync import render_peer
 
-# The collection's own rule for which keys fastd accepts, from the checkout's
-# collection link (made by `make link`, which `make bench` runs first).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+import benchlib  # noqa: E402
+
+# The collection's own rule for which keys fastd accepts, and the action
+# plugin's plan(), from the checkout's collection link (made by `make link`,
+# which `make peers` runs first).
 sys.path.insert(0, os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep)[0]
-                or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".build", "collections"))
+                or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "collections"))
 from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import is_public_key  # noqa: E402
+from ansible_collections.freifunk.gateway.plugins.action.fastd_peers import plan, options  # noqa: E402
+from ansible_collections.freifunk.gateway.plugins.module_utils.fastd_peer_payload import (  # noqa: E402
+    STATE_NAME,
+    list_digest,
+)
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(BENCH)
+ROOT = os.path.dirname(os.path.dirname(BENCH))
 CASES = ("first", "no-change", "1% changed")
-METHODS = ("fastd_peers", "module", "floor")
+# Taking turns in this order, run by run. The do-nothing plays and the
+# controller step do not depend on the case; they run in every case anyway,
+# so that host load hits them alike.
+METHODS = ("fastd_peers", "noop", "empty", "fastd_peers_inv", "noop_inv", "controller", "module", "quick", "floor")
+WRITERS = ("fastd_peers", "fastd_peers_inv", "module", "floor")
+CONTROLLER_SCRIPT = """
+import json, sys, time
+from ansible_collections.freifunk.gateway.plugins.action.fastd_peers import plan
+peers = json.load(open(sys.argv[1], encoding="utf-8"))["bench_peers"]
+start = time.perf_counter()
+errors, _args, _shown = plan({"path": "/nonexistent", "peers": peers})
+print(json.dumps({"seconds": time.perf_counter() - start, "errors": len(errors)}))
+"""
 TARGET_NO_CHANGE_S = 2.0
 TARGET_LOOP_RATIO = 100.0
 TARGET_FLOOR_RATIO = 3.0
 
 
-class BenchError(Exception):
-    pass
+BenchError = benchlib.BenchError
 
 
 # --- the peers ---------------------------------------------------------------
@@ -107,6 +138,8 @@ def dir_problems(path, peers, mode=None):
     problems, have = [], {}
     with os.scandir(path) as entries:
         for entry in entries:
+            if entry.name == STATE_NAME:
+                continue  # fastd_peers' state file
             if entry.name.startswith("."):
                 problems.append("left-over hidden file %s" % entry.name)
                 continue
@@ -179,8 +212,10 @@ class Bench:
         os.mkdir(self.logs)
         self.inventory = os.path.join(self.work, "hosts.ini")
         with open(self.inventory, "w", encoding="utf-8") as handle:
-            handle.write("localhost ansible_connection=local ansible_python_interpreter=%s\n"
-                         % self.python)
+            # Pipelining as tests/bed/ansible.cfg sets it for SSH: one
+            # process per module call instead of mkdir, put, chmod, run, rm.
+            handle.write("localhost ansible_connection=local ansible_pipelining=true "
+                         "ansible_python_interpreter=%s\n" % self.python)
         self.serial = 0
         self.last_cpu = None
         self.cache = {}
@@ -238,17 +273,33 @@ class Bench:
                  for name, text in expected_files(peer_list(count, version)).items()]
         return self.json_file("files-%d-%s.json" % (count, version), {"bench_files": files})
 
-    def playbook(self, playbook, vars_file, dest, label):
+    def inventory_dir(self, count, version):
+        """An inventory with the peer list in group_vars/all (made once)."""
+        path = os.path.join(self.work, "inventory-%d-%s" % (count, version))
+        if not os.path.isdir(path):
+            os.makedirs(os.path.join(path, "group_vars", "all"))
+            shutil.copy(self.inventory, os.path.join(path, "hosts.ini"))
+            shutil.copy(self.vars_file(count, version), os.path.join(path, "group_vars", "all", "peers.json"))
+        return os.path.join(path, "hosts.ini")
+
+    def playbook(self, playbook, vars_file, dest, label, inventory=None):
         timing = os.path.join(self.logs, "timing.json")
         if os.path.exists(timing):
             os.unlink(timing)
         env = dict(self.env, BENCH_TIMING_FILE=timing)
-        extra = json.dumps({"bench_vars_file": vars_file, "bench_dest": dest})
-        cmd = [self.playbook_exe, "-i", self.inventory, os.path.join(BENCH, playbook), "-e", extra]
+        extra = {"bench_dest": dest}
+        if vars_file:
+            extra["bench_vars_file"] = vars_file
+        cmd = [self.playbook_exe, "-i", inventory or self.inventory, os.path.join(BENCH, playbook),
+               "-e", json.dumps(extra)]
         wall, stamp, _out = self.timed(cmd, label, env)
         with open(timing, encoding="utf-8") as handle:
             doc = json.load(handle)
+        if not doc["tasks"]:  # the empty play
+            return {"wall": wall, "cpu": self.last_cpu, "task": 0.0, "before": wall, "after": 0.0, "result": {}}
         task = doc["tasks"][-1]
+        if task.get("status") != "ok":
+            raise BenchError("%s: the task ended %s: %s" % (label, task.get("status"), task.get("msg")))
         return {"wall": wall, "cpu": self.last_cpu, "task": task["end"] - task["start"],
                 "before": task["start"] - stamp, "after": stamp + wall - task["end"], "result": task}
 
@@ -257,10 +308,38 @@ class Bench:
     def run_fastd_peers(self, count, version, dest, label):
         return self.playbook("fastd_peers.yml", self.vars_file(count, version), dest, label)
 
+    def run_noop(self, count, version, dest, label):
+        return self.playbook("noop_task.yml", self.vars_file(count, version), dest, label)
+
+    def run_empty(self, count, version, dest, label):
+        return self.playbook("empty_play.yml", self.vars_file(count, version), dest, label)
+
+    def run_fastd_peers_inv(self, count, version, dest, label):
+        return self.playbook("fastd_peers_inventory.yml", None, dest, label,
+                             inventory=self.inventory_dir(count, version))
+
+    def run_noop_inv(self, count, version, dest, label):
+        return self.playbook("noop_task_inventory.yml", None, dest, label,
+                             inventory=self.inventory_dir(count, version))
+
+    def run_controller(self, count, version, dest, label):
+        env = dict(self.env, PYTHONPATH=self.collections)
+        cmd = [self.python, "-c", CONTROLLER_SCRIPT, self.vars_file(count, version)]
+        wall, _stamp, out = self.timed(cmd, label, env)
+        result = json.loads(out.decode("utf-8"))
+        if result["errors"]:
+            raise BenchError("%s: the peer list has %d errors" % (label, result["errors"]))
+        return {"wall": wall, "cpu": self.last_cpu, "inner": result["seconds"], "result": result}
+
     def run_module(self, count, version, dest, label):
-        args = self.json_file("args-%d-%s-%s.json" % (count, version, os.path.basename(dest)),
-                              {"ANSIBLE_MODULE_ARGS": {"path": dest, "exclusive": True,
-                                                       "peers": peer_list(count, version)}})
+        name = "args-%d-%s-%s.json" % (count, version, os.path.basename(dest))
+        if os.path.join(self.work, name) not in self.cache:
+            errors, module_args, _shown = plan({"path": dest, "exclusive": True, "peers": peer_list(count, version)})
+            if errors:
+                raise BenchError("the benchmark's peer list is invalid: %s" % errors[:3])
+        else:
+            module_args = None  # cached on disk
+        args = self.json_file(name, {"ANSIBLE_MODULE_ARGS": module_args})
         env = dict(self.env, PYTHONPATH=self.collections)
         wall, _stamp, out = self.timed([self.python, self.module_file], label, env, stdin_path=args)
         result = json.loads(out.decode("utf-8").strip().splitlines()[-1])
@@ -273,6 +352,23 @@ class Bench:
         wall, _stamp, out = self.timed(cmd, label)
         result = json.loads(out.decode("utf-8"))
         return {"wall": wall, "cpu": self.last_cpu, "inner": result["seconds"], "result": result}
+
+    def run_quick(self, count, version, dest, label):
+        """The module's in-sync check (what a no-change run asks), on the
+        folder the module process just synced."""
+        _errors, values = options({"path": dest, "peers": peer_list(count, version)})
+        # As quick_args() makes them; the action plugin asks only from
+        # QUICK_MIN_PEERS peers on, this asks at every count.
+        quick = dict(path=dest, peers=[], exclusive=True, mode=values["mode"], _quick=True,
+                     _list_digest=list_digest(values["peers"], values["mode"], True))
+        args = self.json_file("quick-%d-%s-%s.json" % (count, version, os.path.basename(dest)),
+                              {"ANSIBLE_MODULE_ARGS": quick})
+        env = dict(self.env, PYTHONPATH=self.collections)
+        wall, _stamp, out = self.timed([self.python, self.module_file], label, env, stdin_path=args)
+        result = json.loads(out.decode("utf-8").strip().splitlines()[-1])
+        if result.get("in_sync") is not True:
+            raise BenchError("%s: the module did not find its own folder in sync: %s" % (label, result))
+        return {"wall": wall, "cpu": self.last_cpu, "result": result}
 
     def run_method(self, method, count, version, dest, label):
         return getattr(self, "run_" + method)(count, version, dest, label)
@@ -299,6 +395,16 @@ class Bench:
             for rep in range(repeat):
                 for method in METHODS:
                     label = "%d %s %s r%d" % (count, case, method, rep + 1)
+                    if method == "quick":
+                        measured = self.run_quick(count, state["module"], base["module"], label)
+                        row[method].append(measured)
+                        self.log("  %-34s %s" % (label, describe(measured)))
+                        continue
+                    if method not in WRITERS:
+                        measured = self.run_method(method, count, "a", None, label)
+                        row[method].append(measured)
+                        self.log("  %-34s %s" % (label, describe(measured)))
+                        continue
                     if case == "first":
                         dest = os.path.join(self.work, "d%d" % count, "%s-first-%d" % (method, rep))
                         os.makedirs(os.path.dirname(dest), exist_ok=True)
@@ -394,6 +500,20 @@ def summarize(rows, counts, loop_cap):
                     "floor_cpu": median([m["cpu"] for m in row["floor"]]),
                     "floor": median([m["wall"] for m in row["floor"]]),
                     "floor_inner": median([m["inner"] for m in row["floor"]]),
+                    "noop_wall": median([m["wall"] for m in row["noop"]]),
+                    "noop_cpu": median([m["cpu"] for m in row["noop"]]),
+                    "inv_cpu": median([m["cpu"] for m in row["fastd_peers_inv"]]),
+                    "noop_inv_cpu": median([m["cpu"] for m in row["noop_inv"]]),
+                    "noop_task": median([m["task"] for m in row["noop"]]),
+                    "noop_before": median([m["before"] for m in row["noop"]]),
+                    "empty_wall": median([m["wall"] for m in row["empty"]]),
+                    "inv_wall": median([m["wall"] for m in row["fastd_peers_inv"]]),
+                    "inv_task": median([m["task"] for m in row["fastd_peers_inv"]]),
+                    "inv_before": median([m["before"] for m in row["fastd_peers_inv"]]),
+                    "noop_inv_wall": median([m["wall"] for m in row["noop_inv"]]),
+                    "noop_inv_before": median([m["before"] for m in row["noop_inv"]]),
+                    "controller": median([m["inner"] for m in row["controller"]]),
+                    "quick": median([m["wall"] for m in row["quick"]]),
                     "loop_count": loop_count}
             loop = rows.get(("loop", loop_count), {}).get(case)
             if loop:
@@ -446,19 +566,38 @@ def report(summary, meta):
     table(lines, header, body)
     lines.append("")
     lines.append("Where fastd_peers' time goes (seconds): playbook = before task + task + after task;"
-                 " module process = the module file run directly, no controller; cpu = user + system"
-                 " seconds of the process and its children:")
+                 " empty play = the same play and vars file without a task; no-op play = the same with one"
+                 " task that does nothing (Ansible's own cost); collection = playbook - no-op play;"
+                 " controller = the action plugin checking and rendering the list (a fresh process, after"
+                 " its imports); module process = the module file run directly with the action plugin's"
+                 " arguments for a full sync, no controller; in-sync check = the module process answering"
+                 " whether the folder still holds what the last sync left (what a no-change run asks);"
+                 " cpu = user + system seconds of the process and its children:")
     lines.append("")
-    header = ["peers", "case", "playbook", "before task", "task", "after task", "module process",
-              "task - module process", "floor process", "floor in script", "module process/floor",
-              "playbook cpu", "module cpu", "floor cpu"]
+    header = ["peers", "case", "playbook", "before task", "task", "after task", "empty play", "no-op play",
+              "collection", "controller", "module process", "in-sync check", "floor process", "floor in script",
+              "module process/floor", "playbook cpu", "no-op cpu", "collection cpu", "module cpu", "floor cpu"]
     body = []
     for s in summary:
         body.append(["{:,}".format(s["count"]), s["case"], fmt(s["fp_wall"]), fmt(s["fp_before"]),
-                     fmt(s["fp_task"]), fmt(s["fp_after"]), fmt(s["module"]),
-                     fmt(s["fp_task"] - s["module"]), fmt(s["floor"]), fmt(s["floor_inner"]),
-                     ratio(s["ratio_floor_module"]), fmt(s["fp_cpu"]), fmt(s["module_cpu"]),
-                     fmt(s["floor_cpu"])])
+                     fmt(s["fp_task"]), fmt(s["fp_after"]), fmt(s["empty_wall"]), fmt(s["noop_wall"]),
+                     fmt(s["fp_wall"] - s["noop_wall"]), fmt(s["controller"]), fmt(s["module"]), fmt(s["quick"]),
+                     fmt(s["floor"]), fmt(s["floor_inner"]),
+                     ratio(s["ratio_floor_module"]), fmt(s["fp_cpu"]), fmt(s["noop_cpu"]),
+                     fmt(s["fp_cpu"] - s["noop_cpu"]), fmt(s["module_cpu"]), fmt(s["floor_cpu"])])
+    table(lines, header, body)
+    lines.append("")
+    lines.append("The peer list in the inventory (group_vars/all/peers.json next to the inventory file)"
+                 " instead of a vars file (seconds; collection = playbook - no-op play):")
+    lines.append("")
+    header = ["peers", "case", "playbook", "before task", "task", "no-op play", "collection",
+              "playbook cpu", "no-op cpu", "collection cpu", "vars file playbook / inventory playbook"]
+    body = []
+    for s in summary:
+        body.append(["{:,}".format(s["count"]), s["case"], fmt(s["inv_wall"]), fmt(s["inv_before"]),
+                     fmt(s["inv_task"]), fmt(s["noop_inv_wall"]), fmt(s["inv_wall"] - s["noop_inv_wall"]),
+                     fmt(s["inv_cpu"]), fmt(s["noop_inv_cpu"]), fmt(s["inv_cpu"] - s["noop_inv_cpu"]),
+                     ratio(s["fp_wall"] / s["inv_wall"])])
     table(lines, header, body)
     loops = {}
     for s in summary:
@@ -484,13 +623,16 @@ def targets(summary):
     big = [s for s in summary if s["count"] == 10000 and s["case"] == "no-change"]
     if big:
         s = big[0]
-        verdict = "PASS" if s["fp_wall"] < TARGET_NO_CHANGE_S else "MISS"
-        lines.append("  %s  10,000-peer no-change run under %.0f s: ansible-playbook wall-clock %.2f s (%s); "
-                     "the task alone %.2f s (%s), the module process alone %.2f s"
-                     % (verdict, TARGET_NO_CHANGE_S, s["fp_wall"],
-                        "%.2f s over" % (s["fp_wall"] - TARGET_NO_CHANGE_S) if verdict == "MISS" else "ok",
-                        s["fp_task"], "under" if s["fp_task"] < TARGET_NO_CHANGE_S else "over",
-                        s["module"]))
+        variants = (("vars file", s["fp_wall"], s["fp_task"], s["noop_wall"], s["fp_cpu"], s["noop_cpu"]),
+                    ("inventory", s["inv_wall"], s["inv_task"], s["noop_inv_wall"], s["inv_cpu"], s["noop_inv_cpu"]))
+        for where, wall, task, noop, cpu, noop_cpu in variants:
+            verdict = "PASS" if wall < TARGET_NO_CHANGE_S else "MISS"
+            lines.append("  %s  10,000-peer no-change run under %.0f s (peers from the %s): ansible-playbook "
+                         "wall-clock %.2f s (%s); the task alone %.2f s; Ansible's own no-op play %.2f s, "
+                         "so the collection's share is %.2f s; in CPU seconds %.2f, no-op %.2f, collection %.2f"
+                         % (verdict, TARGET_NO_CHANGE_S, where, wall,
+                            "%.2f s over" % (wall - TARGET_NO_CHANGE_S) if verdict == "MISS" else "ok",
+                            task, noop, wall - noop, cpu, noop_cpu, cpu - noop_cpu))
     else:
         lines.append("  ----  10,000-peer no-change run: not measured (count 10000 not run)")
     with_loop = [s for s in summary if "ratio_loop_task" in s]
@@ -564,7 +706,19 @@ def main(argv=None):
     parser.add_argument("--loop-repeat", type=int, default=1, help="runs per copy-loop measurement")
     parser.add_argument("--json", help="also write the raw measurements to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 100 peers, one run each, a 10-peer copy loop")
+    parser.add_argument("--report", metavar="FILE",
+                        help="print the tables again from the --json FILE of an earlier run; run nothing")
     args = parser.parse_args(argv)
+    if args.report:
+        return report_again(args.report)
+    if args.quick:
+        args.counts, args.repeat, args.loop_repeat = "100", 1, 1
+        args.loop_cap = min(args.loop_cap, 10)
+    # A TERM (make interrupted, a timeout) still removes the work folder.
+    signal.signal(signal.SIGTERM, lambda _signo, _frame: sys.exit(143))
+    benchlib.print_header(benchlib.header(), "peers: fastd_peers with 100 to 10,000 peers")
     counts = [int(c) for c in args.counts.split(",") if c.strip()]
     if not counts or min(counts) < 1:
         parser.error("--counts needs positive peer counts")
@@ -572,7 +726,7 @@ def main(argv=None):
     try:
         bench = Bench(args)
     except BenchError as exc:
-        sys.stderr.write("peers_bench: %s\n" % exc)
+        sys.stderr.write("peers bench: %s\n" % exc)
         return 2
     cpu, fs = machine(bench.work)
     version = subprocess.run([bench.playbook_exe, "--version"], stdout=subprocess.PIPE, env=bench.env,
@@ -585,7 +739,7 @@ def main(argv=None):
     try:
         return run(bench, args, counts, meta, started)
     except BenchError as exc:
-        sys.stderr.write("peers_bench: %s\n" % exc)
+        sys.stderr.write("peers bench: %s\n" % exc)
         args.keep = True  # for the logs
         return 1
     finally:
@@ -617,10 +771,24 @@ def run(bench, args, counts, meta, started):
                   "every run reported the expected changes.")
     bench.log("Total benchmark time %.0f s." % (time.time() - started))
     if args.json:
-        raw = {"meta": meta, "summary": summary,
+        raw = {"meta": meta, "summary": summary, "checks": bench.checks, "counts": counts,
+               "loop_cap": args.loop_cap,
                "runs": [{"key": list(map(str, key)), "runs": value} for key, value in rows.items()]}
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(raw, handle, indent=1, default=str)
+        benchlib.write_json(args.json, json.loads(json.dumps(raw, default=str)))
+    return 0
+
+
+def report_again(path):
+    """The tables of an earlier run, from its --json file."""
+    with open(path, encoding="utf-8") as handle:
+        raw = json.load(handle)
+    rows = {}
+    for item in raw["runs"]:
+        first, second = item["key"]
+        key = ("loop", int(second)) if first == "loop" else (int(first), second)
+        rows[key] = item["runs"]
+    for line in report(summarize(rows, raw["counts"], raw["loop_cap"]), raw["meta"]):
+        sys.stdout.write(line + "\n")
     return 0
 
 

@@ -1,7 +1,7 @@
 # Copyright: (c) 2025, freifunk.gateway contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Task timing for bench/peers_bench.py (not part of the collection).
+"""Task timing for bench/peers/run.py (not part of the collection).
 
 Writes one JSON document to the file named by BENCH_TIMING_FILE when the
 playbook ends: wall-clock (time.time()) stamps of the callback's load, the

@@ -1,0 +1,228 @@
+"""Many nodes in the benchmark guest, and the time they need after a restart.
+
+Runs inside the QEMU guest after setup.yml (run.py --recovery copies it there);
+Python 3 standard library only.
+
+    guest_swarm.py fastd-up N       N fastd null@l2tp nodes, one network namespace
+                                    each (sw0, sw1, ...), all on the bridge br-swarm
+    guest_swarm.py td-up N          N tunneldigger clients in the namespace td-node
+    guest_swarm.py restart KIND --timeout S
+                                    KIND fastd or tunneldigger: count what the
+                                    gateway serves, restart its daemon, and time
+                                    until 50, 90 and 100 % of it are connected and
+                                    in bat0 again; prints JSON
+    guest_swarm.py count KIND       what the gateway serves now, as JSON
+    guest_swarm.py down             stop the swarm's processes, remove its namespaces
+
+The fastd nodes are Gluon's mesh-vpn-fastd-l2tp nodes reduced to what the
+gateway sees: multitap, offload l2tp, peer limit 1, the gateway as the one
+peer; no batman-adv and no hooks on the node side. The gateway accepts them
+with on_verify. Connected: a peer with a connection in fastd's status socket;
+in the mesh: a per-peer interface in bat0 that the new process made (its
+on-connect hook put it there).
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+WORK = "/run/bench-swarm"
+GW_ADDRESS = "fd00:ffff:9::1"
+FASTD_SOCKET = "/run/fastd/mesh0.sock"
+FASTD_UNIT = "fastd@mesh0"
+TD_UNIT = "tunneldigger@td1364"
+TD_BROKER = "10.200.0.1:20000"
+TD_CLIENT = "/root/tunneldigger/build/tunneldigger"
+
+
+def sh(cmd, check=True):
+    return subprocess.run(cmd, shell=True, check=check, capture_output=True, text=True).stdout
+
+
+def gateway_key():
+    """The gateway's public key, from the config of setup.yml's offloaded node."""
+    with open("/etc/fastd-node/n-offload/fastd.conf", encoding="ascii") as conf:
+        return re.search(r'key "([0-9a-f]{64})"', conf.read()).group(1)
+
+
+def fastd_up(count):
+    os.makedirs(WORK, exist_ok=True)
+    key = gateway_key()
+    sh("ip link show br-swarm >/dev/null 2>&1 || { ip link add br-swarm type bridge && "
+       f"ip addr add {GW_ADDRESS}/64 dev br-swarm nodad && ip link set br-swarm up; }}")
+    started = 0
+    for i in range(count):
+        ns, folder = f"sw{i}", f"{WORK}/sw{i}"
+        if os.path.exists(f"{folder}/pid"):
+            continue
+        os.makedirs(folder, exist_ok=True)
+        sh(f"ip netns add {ns} && ip link add vsw{i} type veth peer name eth0 netns {ns} && "
+           f"ip link set vsw{i} master br-swarm up && ip -n {ns} link set lo up && "
+           f"ip -n {ns} addr add fd00:ffff:9::{i + 16:x}/64 dev eth0 nodad && ip -n {ns} link set eth0 up")
+        secret = sh("fastd --generate-key --machine-readable").strip()
+        with open(f"{folder}/fastd.conf", "w", encoding="ascii") as conf:
+            conf.write(f"""log level warn;
+mode multitap;
+interface "mesh-%n";
+persist interface no;
+offload l2tp yes;
+peer limit 1;
+mtu 1312;
+method "null@l2tp";
+secure handshakes yes;
+bind any:10001;
+secret "{secret}";
+peer group "mesh_vpn_backbone" {{
+  peer limit 1;
+  peer "gw" {{
+    key "{key}";
+    remote [{GW_ADDRESS}]:10000;
+  }}
+}}
+""")
+        sh(f"ip netns exec {ns} fastd --config {folder}/fastd.conf --daemon --pid-file {folder}/pid")
+        started += 1
+    print(json.dumps({"started": started, "nodes": count}))
+
+
+def td_up(count):
+    os.makedirs(f"{WORK}/td", exist_ok=True)
+    started = 0
+    for i in range(count):
+        pidfile = f"{WORK}/td/{i}.pid"
+        if os.path.exists(pidfile):
+            continue
+        with open(f"{WORK}/td/{i}.log", "w", encoding="ascii") as log:
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", "td-node", TD_CLIENT, "-u", f"0200b0{i:06x}", "-i", f"tds{i}",
+                 "-t", str(1000 + i), "-b", TD_BROKER, "-f"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        with open(pidfile, "w", encoding="ascii") as out:
+            out.write(str(proc.pid))
+        started += 1
+    print(json.dumps({"started": started, "clients": count}))
+
+
+def bat0_lower(prefix):
+    """ifindex of each interface in bat0 whose name starts with prefix."""
+    found = {}
+    for path in glob.glob(f"/sys/class/net/bat0/lower_{prefix}*"):
+        name = path.rsplit("/lower_", 1)[1]
+        try:
+            with open(f"/sys/class/net/{name}/ifindex", encoding="ascii") as f:
+                found[name] = int(f.read())
+        except OSError:
+            pass
+    return found
+
+
+def fastd_connected():
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(5)
+            conn.connect(FASTD_SOCKET)
+            data = b""
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        doc = json.loads(data)
+    except (OSError, ValueError):
+        return 0
+    return sum(1 for peer in doc.get("peers", {}).values() if peer.get("connection"))
+
+
+def td_connected():
+    """The kernel's L2TP tunnels of the broker's port."""
+    out = sh("ip l2tp show tunnel", check=False)
+    return len(re.findall(r"UDP source / dest ports: 20000/", out))
+
+
+def count(kind, old=None):
+    if kind == "fastd":
+        lower = bat0_lower("mesh0-")
+        connected = fastd_connected()
+    else:
+        lower = bat0_lower("l2tp")
+        connected = td_connected()
+    old = old or {}
+    in_mesh = sum(1 for name, index in lower.items() if old.get(name) != index)
+    return {"connected": connected, "in_mesh": in_mesh, "lower": lower}
+
+
+def restart(kind, timeout, interval):
+    before = count(kind)
+    want = before["connected"]
+    if want == 0:
+        sys.exit("guest_swarm.py: the gateway serves no one; nothing to restart")
+    unit = FASTD_UNIT if kind == "fastd" else TD_UNIT
+    start = time.monotonic()
+    subprocess.run(["systemctl", "restart", unit], check=True)
+    restarted = time.monotonic() - start
+    marks = {key: {"50": None, "90": None, "100": None} for key in ("connected", "in_mesh")}
+    samples = []
+    now = count(kind, before["lower"])
+    while True:
+        elapsed = time.monotonic() - start
+        samples.append([round(elapsed, 2), now["connected"], now["in_mesh"]])
+        for key in marks:
+            for share in marks[key]:
+                if marks[key][share] is None and now[key] >= want * int(share) / 100:
+                    marks[key][share] = round(elapsed, 2)
+        if marks["connected"]["100"] is not None and marks["in_mesh"]["100"] is not None:
+            break
+        if elapsed > timeout:
+            break
+        time.sleep(interval)
+        now = count(kind, before["lower"])
+    print(json.dumps({"kind": kind, "before": want, "restart_command_s": round(restarted, 2),
+                      "marks": marks, "final": {k: now[k] for k in ("connected", "in_mesh")},
+                      "timeout": timeout, "samples": samples}))
+
+
+def down():
+    for pidfile in glob.glob(f"{WORK}/*/pid") + glob.glob(f"{WORK}/td/*.pid"):
+        try:
+            with open(pidfile, encoding="ascii") as f:
+                os.kill(int(f.read()), 15)
+        except (OSError, ValueError):
+            pass
+    time.sleep(1)
+    for path in glob.glob("/run/netns/sw*"):
+        sh(f"ip netns del {os.path.basename(path)}", check=False)
+    sh("ip link del br-swarm", check=False)
+    shutil.rmtree(WORK, ignore_errors=True)
+    print(json.dumps({"down": True}))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("action", choices=["fastd-up", "td-up", "restart", "count", "down"])
+    parser.add_argument("arg", nargs="?")
+    parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--interval", type=float, default=0.5)
+    args = parser.parse_args()
+    if args.action == "fastd-up":
+        fastd_up(int(args.arg))
+    elif args.action == "td-up":
+        td_up(int(args.arg))
+    elif args.action == "restart":
+        restart(args.arg, args.timeout, args.interval)
+    elif args.action == "count":
+        result = count(args.arg)
+        result["in_mesh"] = len(result.pop("lower"))
+        print(json.dumps(result))
+    else:
+        down()
+
+
+if __name__ == "__main__":
+    main()
