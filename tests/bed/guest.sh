@@ -25,7 +25,10 @@ if [ "$(cat "$out/recipe" 2>/dev/null)" = "$recipe" ] && [ -f "$out/rootfs.img" 
     exit 0
 fi
 
-echo "building the QEMU guest image (recipe $recipe)" >&2
+# Only the folder goes to stdout (callers read it with $(...)); what the
+# build prints (mkfs.ext4 writes to stdout even with -q) goes to stderr.
+exec 3>&1 1>&2
+echo "building the QEMU guest image (recipe $recipe)"
 rm -f "$out/recipe" "$out/rootfs.img"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -47,4 +50,4 @@ cp "$work/rootfs/boot/"vmlinuz-* "$out/vmlinuz"
 cp "$work/rootfs/boot/"initrd.img-* "$out/initrd.img"
 mkfs.ext4 -q -F -L root -d "$work/rootfs" "$out/rootfs.img" 3G
 echo "$recipe" > "$out/recipe"
-echo "$out"
+echo "$out" >&3
