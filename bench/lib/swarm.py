@@ -17,6 +17,7 @@ time; the secrets are test keys made for this one run and never printed.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shlex
@@ -54,6 +55,27 @@ class Swarm:
         self.work = Path(tempfile.mkdtemp(prefix=f"ffbench-{part}-"))
         self.gw_ip = None
         self.timings = {}
+
+    @classmethod
+    def for_part(cls, part: str, keep: bool = False) -> "Swarm":
+        """The part's swarm, after removing an aborted run's containers; its
+        containers go at exit (also on SIGTERM) unless ``keep``."""
+        swarm = cls(part)
+        exit_on_sigterm()
+        swarm.cleanup()
+        if not keep:
+            atexit.register(swarm.cleanup)
+        return swarm
+
+    def start_with_gateway(self, peers: int, instances_of) -> tuple:
+        """Start the containers, make ``peers`` node keys and the gateway's,
+        and configure the gateway with ``instances_of(node_keys)``.
+        Returns (node_keys, the gateway's public key)."""
+        self.start()
+        keys = self.make_keys(peers + 1)
+        gw_secret, gw_public = keys.pop()
+        self.configure_gateway(instances_of(keys), gw_secret)
+        return keys, gw_public
 
     # -- containers -------------------------------------------------------
     def cleanup(self) -> None:

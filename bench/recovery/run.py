@@ -18,7 +18,6 @@ turns run by run.
 from __future__ import annotations
 
 import argparse
-import atexit
 import math
 import sys
 import time
@@ -120,19 +119,12 @@ def main(argv=None):
     head = benchlib.header()
     benchlib.print_header(head, "Recovery after a restart (userspace fastd, containers)")
     wall0 = time.monotonic()
-    swarm = swarmlib.Swarm("recovery")
-    swarmlib.exit_on_sigterm()
-    swarm.cleanup()
-    if not args.keep:
-        atexit.register(swarm.cleanup)
+    swarm = swarmlib.Swarm.for_part("recovery", keep=args.keep)
     failures = []
     runs = []
     setup = {}
     try:
-        swarm.start()
-        keys = swarm.make_keys(max(sizes) + 1)
-        gw_secret, gw_public = keys.pop()
-        swarm.configure_gateway(instances(keys), gw_secret)
+        keys, gw_public = swarm.start_with_gateway(max(sizes), instances)
         started = 0
         for size in sizes:
             start_s = {}

@@ -20,7 +20,6 @@ ways of reading the instance's status take turns run by run:
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import os
 import shlex
@@ -114,17 +113,10 @@ def main(argv=None):
     head = benchlib.header()
     benchlib.print_header(head, "fastd_status at scale (containers)")
     wall0 = time.monotonic()
-    swarm = swarmlib.Swarm("status")
-    swarmlib.exit_on_sigterm()
-    swarm.cleanup()
-    if not args.keep:
-        atexit.register(swarm.cleanup)
+    swarm = swarmlib.Swarm.for_part("status", keep=args.keep)
     failures, runs, facts = [], [], {}
     try:
-        swarm.start()
-        keys = swarm.make_keys(peers + 1)
-        gw_secret, gw_public = keys.pop()
-        swarm.configure_gateway([instance(keys)], gw_secret)
+        keys, gw_public = swarm.start_with_gateway(peers, lambda node_keys: [instance(node_keys)])
         swarm.copy_in(swarm.gw, HERE / "measure.py", MEASURE)
         swarm.start_nodes("v", keys[:connected], gw_public, PORT, methods=("salsa2012+umac",))
         facts["all_connected_after_start_s"] = round(benchlib.wait_until(

@@ -28,6 +28,11 @@ description:
     folder still reads the same; if so, the run ends there without checking, rendering and
     shipping the list again. Any difference (a file edited, added, removed or with another mode)
     runs the full sync.
+  - The state file is written by every sync with O(exclusive), also below 2,000 peers, so that it
+    is there when a list grows past that size.
+  - The quick check trusts the state file for what the last sync left. A peer file changed by
+    hand is noticed; a change made to a peer file and, to match, to the state file is not. Only
+    root can write either (the folder is root's); remove the state file to force a full sync.
 author:
   - freifunk.gateway maintainers (@freifunk-gateway)
 extends_documentation_fragment:
@@ -38,6 +43,11 @@ attributes:
     support: full
     details:
       - The peer list is checked and rendered on the controller; see the description.
+  async:
+    description: Supports being used with the C(async) keyword.
+    support: none
+    details:
+      - The action plugin talks to the module twice in one task; it cannot run with C(async).
   check_mode:
     support: full
   diff_mode:

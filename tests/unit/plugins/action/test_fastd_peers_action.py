@@ -198,19 +198,16 @@ def test_anything_else_runs_the_full_sync(act, tmp_path, change):
     assert not again["changed"] and len(calls) == 1  # the state is good again
 
 
-def test_short_lists_skip_the_in_sync_question(act, tmp_path):
-    path = tmp_path / "peers"
-    act({"path": str(path), "peers": [peer(0)]})
-    result, calls, _task = act({"path": str(path), "peers": [peer(0)]}, min_peers=2)
-    assert not result["changed"] and len(calls) == 1 and not calls[0].get("_quick")
-
-
-def test_not_exclusive_never_skips(act, tmp_path):
+@pytest.mark.parametrize("extra, min_peers, state_kept", [
+    ({}, 2, True),  # a list shorter than the threshold: the state is still kept for when it grows
+    ({"exclusive": False}, 1, False),  # not exclusive: the folder may hold other files
+], ids=["short list", "not exclusive"])
+def test_no_in_sync_question_where_it_cannot_answer(act, tmp_path, extra, min_peers, state_kept):
     path = tmp_path / "peers"
     for _run in range(2):
-        result, calls, _task = act({"path": str(path), "peers": [peer(0)], "exclusive": False})
+        result, calls, _task = act(dict({"path": str(path), "peers": [peer(0)]}, **extra), min_peers=min_peers)
         assert len(calls) == 1 and not calls[0].get("_quick")
-    assert not result["changed"] and not (path / STATE_NAME).exists()
+    assert not result["changed"] and (path / STATE_NAME).exists() == state_kept
 
 
 def test_check_mode_changes_nothing(act, tmp_path):

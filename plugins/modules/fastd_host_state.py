@@ -1,0 +1,204 @@
+#!/usr/bin/python
+# Copyright: freifunk.gateway maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: fastd_host_state
+short_description: Read and keep the fastd role's bookkeeping on a gateway in one call per step
+version_added: 0.1.0
+author: freifunk.gateway maintainers (@freifunk-gateway)
+description:
+  - The steps of the fastd role's run that read the host or keep its own bookkeeping, each one
+    call for all instances, so that a run that changes nothing stays cheap.
+  - O(step=package) reads the state and version of the fastd package in dpkg's database and the
+    version the installed C(fastd) reports.
+  - O(step=begin) reports the instances an earlier run left unfinished (their marker file exists;
+    the run was stopped between changing the instance's files and running it with them) and
+    makes the missing markers (empty, mode 0600) for this run. In check mode it only reports.
+  - O(step=units) reads each instance's unit with C(systemctl is-active) and C(systemctl is-enabled).
+  - O(step=finish) removes the backups of C(fastd.conf) (C(fastd.conf.*~) in each C(config_dir))
+    and the markers, once every instance runs with this run's files. In check mode it does nothing.
+  - The markers and backups are the role's own bookkeeping; making and removing them is never
+    reported as a change.
+extends_documentation_fragment:
+  - freifunk.gateway.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+options:
+  step:
+    description: What to do; see the description.
+    type: str
+    required: true
+    choices: [package, begin, units, finish]
+  package:
+    description: The fastd package's name (O(step=package)).
+    type: str
+    default: fastd
+  instances:
+    description:
+      - The instances (the role's normalized C(fastd_instances)); each item needs C(name), and
+        C(pending_file) for O(step=begin), C(unit) for O(step=units), C(config_dir) and
+        C(pending_file) for O(step=finish). Other keys are ignored.
+    type: list
+    elements: dict
+    default: []
+"""
+
+EXAMPLES = r"""
+- name: Read the fastd package's state and the installed fastd's version
+  freifunk.gateway.fastd_host_state:
+    step: package
+    package: fastd
+  register: fastd_package_state
+
+- name: Read the instances' units
+  freifunk.gateway.fastd_host_state:
+    step: units
+    instances: "{{ __fastd_instances }}"
+  register: fastd_units
+"""
+
+RETURN = r"""
+package_state:
+  description: dpkg's C(db:Status-Status) of O(package) (V(installed), V(config-files), ...), or V(not-installed).
+  returned: step is package
+  type: str
+  sample: installed
+package_version:
+  description: dpkg's version of O(package) when it is installed, else empty.
+  returned: step is package
+  type: str
+  sample: 22-4
+version:
+  description: The version the installed C(fastd --version) reports, without the V(v); empty when there is no fastd.
+  returned: step is package
+  type: str
+  sample: "22"
+pending:
+  description: The names of the instances whose marker an earlier run left.
+  returned: step is begin
+  type: list
+  elements: str
+units:
+  description: Per instance name, its unit's C(active) and C(enabled) states as systemctl prints them.
+  returned: step is units
+  type: dict
+  sample: {"mesh": {"active": "active", "enabled": "enabled"}}
+running:
+  description: The names of the instances whose unit is active.
+  returned: step is units
+  type: list
+  elements: str
+settled:
+  description: The names of the instances whose unit is active and enabled (nothing to start).
+  returned: step is units
+  type: list
+  elements: str
+removed:
+  description: The backups and markers removed.
+  returned: step is finish
+  type: list
+  elements: str
+"""
+
+import glob
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+VERSION = re.compile(r"\bv(\d+(?:\.\d+)*)")
+NEEDS = {"begin": ("name", "pending_file"), "units": ("name", "unit"),
+         "finish": ("name", "config_dir", "pending_file")}
+
+
+def package(module, result):
+    dpkg_query = module.get_bin_path("dpkg-query")
+    state = version = ""
+    if dpkg_query:
+        rc, out, _err = module.run_command([dpkg_query, "--show", "--showformat=${db:Status-Status} ${Version}",
+                                            "--", module.params["package"]])
+        if rc == 0:
+            state, _sep, version = out.strip().partition(" ")
+    result["package_state"] = state or "not-installed"
+    result["package_version"] = version if state == "installed" else ""
+    fastd = module.get_bin_path("fastd")
+    version = ""
+    if fastd:
+        rc, out, _err = module.run_command([fastd, "--version"])
+        found = VERSION.search(out) if rc == 0 else None
+        version = found.group(1) if found else ""
+    result["version"] = version
+
+
+def begin(module, instances, result):
+    result["pending"] = [i["name"] for i in instances if os.path.lexists(i["pending_file"])]
+    if module.check_mode:
+        return
+    for item in instances:
+        if item["name"] not in result["pending"]:
+            fd = os.open(item["pending_file"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+
+
+def units(module, instances, result):
+    systemctl = module.get_bin_path("systemctl", required=True)
+    result["units"] = {}
+    for item in instances:
+        states = {}
+        for verb, key in (("is-active", "active"), ("is-enabled", "enabled")):
+            _rc, out, _err = module.run_command([systemctl, verb, "--", item["unit"]])
+            states[key] = out.strip().splitlines()[0] if out.strip() else "unknown"
+        result["units"][item["name"]] = states
+    result["running"] = [n for n, s in result["units"].items() if s["active"] == "active"]
+    result["settled"] = [n for n, s in result["units"].items() if s == {"active": "active", "enabled": "enabled"}]
+
+
+def finish(module, instances, result):
+    result["removed"] = []
+    if module.check_mode:
+        return
+    for item in instances:
+        backups = sorted(glob.glob(os.path.join(glob.escape(item["config_dir"]), "fastd.conf.*~")))
+        for path in backups + [item["pending_file"]]:
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                continue
+            result["removed"].append(path)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            step=dict(type="str", required=True, choices=["package", "begin", "units", "finish"]),
+            package=dict(type="str", default="fastd"),
+            instances=dict(type="list", elements="dict", default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    step = module.params["step"]
+    instances = module.params["instances"]
+    result = dict(changed=False)
+    if step == "package":
+        package(module, result)
+        module.exit_json(**result)
+    for index, item in enumerate(instances):
+        lacking = [k for k in NEEDS[step] if not item.get(k)]
+        if lacking:
+            module.fail_json(msg="instances[%d] lacks %s, which step=%s needs" % (index, ", ".join(lacking), step))
+    try:
+        {"begin": begin, "units": units, "finish": finish}[step](module, instances, result)
+    except OSError as exc:
+        module.fail_json(msg="step=%s: %s" % (step, exc), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
