@@ -134,6 +134,17 @@ def write_json(path, data) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def finish(json_path, data: dict, failures: list) -> int:
+    """The end of a part's run: the raw numbers to ``json_path`` (if given),
+    the failures listed; the exit status (1 when anything failed)."""
+    if json_path:
+        write_json(json_path, dict(data, failures=failures))
+    if failures:
+        print("\nFAILED:\n" + "\n".join(f"- {f}" for f in failures))
+        return 1
+    return 0
+
+
 def _tail(text: str | bytes | None, lines: int = 30) -> str:
     if text is None:
         return ""

@@ -196,14 +196,9 @@ def main(argv=None):
                              "all connected after start s", "node RSS total MiB"], setup_rows))
     wall = time.monotonic() - wall0
     print(f"\nSet-up: {swarm.timings}. Whole run {wall / 60:.1f} min.")
-    if args.json:
-        benchlib.write_json(args.json, {"header": head, "sizes": sizes, "repeat": repeat, "runs": runs,
-                                        "setup": {str(k): v for k, v in setup.items()},
-                                        "timings": swarm.timings, "failures": failures, "wall_s": round(wall, 1)})
-    if failures:
-        print("\nFAILED:\n" + "\n".join(f"- {f}" for f in failures))
-        return 1
-    return 0
+    return benchlib.finish(args.json, {"header": head, "sizes": sizes, "repeat": repeat, "runs": runs,
+                                       "setup": {str(k): v for k, v in setup.items()},
+                                       "timings": swarm.timings, "wall_s": round(wall, 1)}, failures)
 
 
 if __name__ == "__main__":

@@ -175,14 +175,9 @@ def main(argv=None):
              benchlib.ratio(med[a]["cpu_s"], med.get(b, {}).get("cpu_s"))] for name, a, b in pairs]))
     wall = time.monotonic() - wall0
     print(f"\nFacts: {facts}. Set-up: {swarm.timings}. Whole run {wall / 60:.1f} min.")
-    if args.json:
-        benchlib.write_json(args.json, {"header": head, "peers": peers, "connected": connected, "repeat": repeat,
-                                        "runs": runs, "medians": med, "facts": facts, "timings": swarm.timings,
-                                        "failures": failures, "wall_s": round(wall, 1)})
-    if failures:
-        print("\nFAILED:\n" + "\n".join(f"- {f}" for f in failures))
-        return 1
-    return 0
+    return benchlib.finish(args.json, {"header": head, "peers": peers, "connected": connected, "repeat": repeat,
+                                       "runs": runs, "medians": med, "facts": facts, "timings": swarm.timings,
+                                       "wall_s": round(wall, 1)}, failures)
 
 
 if __name__ == "__main__":
