@@ -7,19 +7,27 @@
 # used for the QEMU guest, which waits on the emulated kernel most of the
 # time, while the container stages run.
 # Every stage runs even if an earlier one failed (so one run shows all that
-# is red); the exit status is non-zero if any stage failed.
+# is red); the exit status is non-zero if any stage failed. Every stage's
+# output is kept in .build/logs/NAME.log, and the end of the run shows, for
+# each red stage, the failures its log holds (failures.sh).
 set -u
 logs=.build/logs
 mkdir -p "$logs"
 summary=""
 failed=0
+red_logs=""
+here=$(dirname "$0")
 background=""
 start_all=$(date +%s)
+
+log_of() { # NAME
+    printf '%s/%s.log' "$logs" "$(printf '%s' "$1" | tr -c 'A-Za-z0-9_.-' '_')"
+}
 
 record() { # NAME STATUS SECONDS [NOTE]
     summary="$summary$(printf '%-22s %-7s %5ss %s' "$1" "$2" "$3" "${4:-}")
 "
-    [ "$2" = ok ] || failed=1
+    [ "$2" = ok ] || { failed=1; red_logs="$red_logs $1"; }
 }
 
 for spec in "$@"; do
@@ -28,7 +36,7 @@ for spec in "$@"; do
     case $name in
     *\&)
         name=${name%&}
-        log="$logs/$(printf '%s' "$name" | tr -c 'A-Za-z0-9_.-' '_').log"
+        log=$(log_of "$name")
         printf '\n===== stage %s (in the background, log %s): %s\n' "$name" "$log" "$cmd"
         (
             start=$(date +%s)
@@ -39,9 +47,12 @@ for spec in "$@"; do
         continue
         ;;
     esac
-    printf '\n===== stage %s: %s\n' "$name" "$cmd"
+    log=$(log_of "$name")
+    printf '\n===== stage %s (log %s): %s\n' "$name" "$log" "$cmd"
     start=$(date +%s)
-    if sh -c "$cmd"; then status=ok; else status=FAILED; fi
+    rm -f "$log.rc"
+    { sh -c "$cmd"; echo $? >"$log.rc"; } 2>&1 | tee "$log"
+    if [ "$(cat "$log.rc" 2>/dev/null)" = 0 ]; then status=ok; else status=FAILED; fi
     record "$name" "$status" $(( $(date +%s) - start ))
 done
 
@@ -59,6 +70,10 @@ for job in $background; do
     else
         record "$name" FAILED 0 "(no result)"
     fi
+done
+for name in $red_logs; do
+    printf '\n===== why stage %s failed (from %s)\n' "$name" "$(log_of "$name")"
+    "$here/failures.sh" "$(log_of "$name")"
 done
 printf '\n===== stage times\n%s%-22s %-7s %5ss\n' "$summary" total \
     "$([ $failed = 0 ] && echo ok || echo FAILED)" $(( $(date +%s) - start_all ))
