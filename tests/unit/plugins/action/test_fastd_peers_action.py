@@ -13,7 +13,6 @@ import textwrap
 from unittest import mock
 
 import pytest
-from ansible.module_utils import basic
 
 from ansible_collections.freifunk.gateway.plugins.action import fastd_peers as action
 from ansible_collections.freifunk.gateway.plugins.module_utils.fastd import is_public_key
@@ -105,7 +104,7 @@ def test_unpack_refuses_what_pack_never_makes(text, fragment):
 # --- the plugin with the real module ------------------------------------------------
 
 @pytest.fixture
-def act(capsys, monkeypatch):
+def act(run_module, monkeypatch):
     """act(args, check_mode=False, diff=False, times=1) -> (result, calls, task): the
     action plugin with the module's main() run in-process on the real folder;
     ``times`` runs the same plugin again, as ``until:`` retries do."""
@@ -121,13 +120,7 @@ def act(capsys, monkeypatch):
         def execute(module_name, module_args, task_vars):
             assert module_name == "freifunk.gateway.fastd_peers"
             calls.append(module_args)
-            full = dict(module_args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-            monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": full}).encode())
-            monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
-            capsys.readouterr()
-            with pytest.raises(SystemExit):
-                module.main()
-            return json.loads(capsys.readouterr().out)
+            return run_module(module, module_args, check_mode=check_mode, diff=diff)[0]
         plugin._execute_module = execute
         plugin._remove_tmp_path = lambda path: None
         for _time in range(times):

@@ -16,7 +16,6 @@ from unittest import mock
 
 import pytest
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils import basic
 
 from ansible_collections.freifunk.gateway.plugins.action import run_lock as action
 from ansible_collections.freifunk.gateway.plugins.module_utils import run_lock as rl
@@ -42,21 +41,6 @@ class Clock(object):
         self.now += seconds
         if self.on_sleep:
             self.on_sleep(len(self.sleeps))
-
-
-@pytest.fixture
-def run_module(capsys, monkeypatch):
-    """As in tests/unit/plugins/modules/conftest.py: the module's main() in-process."""
-    def run(mod, args, check_mode=False):
-        full = dict(args, _ansible_check_mode=check_mode, _ansible_diff=False)
-        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": full}).encode())
-        monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
-        capsys.readouterr()
-        with pytest.raises(SystemExit):
-            mod.main()
-        out = capsys.readouterr().out
-        return json.loads(out), out
-    return run
 
 
 @pytest.fixture
