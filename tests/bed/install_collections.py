@@ -70,8 +70,11 @@ def bundle_wheel():
     pattern = os.path.join(WHEELS, f"{BUNDLE[0]}-{BUNDLE[1]}-*.whl")
     found = glob.glob(pattern)
     if not found:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
-                        "--only-binary=:all:", "-d", WHEELS, f"{BUNDLE[0]}=={BUNDLE[1]}"], check=True)
+        proc = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
+                               "--only-binary=:all:", "-d", WHEELS, f"{BUNDLE[0]}=={BUNDLE[1]}"],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode:
+            raise SystemExit(f"install_collections.py: pip download {BUNDLE[0]}=={BUNDLE[1]} failed:\n{proc.stderr}")
         found = glob.glob(pattern)
     if not found:
         raise SystemExit(f"install_collections.py: pip downloaded no wheel matching {pattern}")
