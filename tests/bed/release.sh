@@ -40,23 +40,32 @@ else
     make test || fail "make test failed; nothing was released"
 fi
 
+# From here on the tree changes; a failure puts it back as it was (it was clean).
+scratch=$(mktemp -d)
+restore() {
+    rm -rf "$scratch"
+    if [ "${released:-}" != yes ]; then
+        git checkout -q -- . && git clean -fdq -- CHANGELOG.md changelogs
+        echo "make release: failed; the tree is back as it was" >&2
+    fi
+}
+trap restore EXIT
 sed -i "s/^version: .*/version: $version/" galaxy.yml
 antsibull-changelog release --version "$version" --date "$(date -u +%F)"
 
-rm -rf "$dest"
 mkdir -p "$dest"
-ansible-galaxy collection build --output-path "$dest" .
 tarball="$dest/freifunk-gateway-$version.tar.gz"
+rm -f "$tarball"
+ansible-galaxy collection build --output-path "$dest" .
 [ -f "$tarball" ] || fail "the build wrote no $tarball"
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-ansible-galaxy collection install -p "$scratch" "$tarball"
+ANSIBLE_COLLECTIONS_PATH=$scratch ansible-galaxy collection install -p "$scratch" "$tarball"
 python3 tests/bed/check_docs.py "$scratch" .
-ansible-galaxy collection verify --offline -p "$scratch" freifunk.gateway
+ANSIBLE_COLLECTIONS_PATH=$scratch ansible-galaxy collection verify --offline -p "$scratch" freifunk.gateway
 
 git add galaxy.yml CHANGELOG.md changelogs
 git commit -q -m "Release $version"
 git tag -a "v$version" -m "freifunk.gateway $version"
+released=yes
 echo "released $version: $tarball (sha256 $(sha256sum "$tarball" | cut -d' ' -f1))"
 echo "commit $(git rev-parse --short HEAD) and tag v$version are local; to publish them:"
 echo "  git push origin HEAD v$version"
