@@ -27,7 +27,7 @@ OUT = os.path.join(ROOT, ".build", "matrix")
 # The test tools the unit tests import; pip picks the release each Python
 # takes. The collection's own requirements come from requirements.txt, so the
 # matrix also shows they install on every Python it names.
-TEST_TOOLS = ("pytest", "pytest-xdist", "hypothesis")
+TEST_TOOLS = ("pytest", "pytest-xdist", "hypothesis", "antsibull-docs-parser", "markdown-it-py")
 
 
 def entries(path=MATRIX):
@@ -72,15 +72,20 @@ def run_logged(cmd, log, env=None, cwd=ROOT):
 def make_venv(entry, python, log):
     venv = os.path.join(OUT, f"core-{entry['ansible_core']}-py{entry['python']}")
     stamp = os.path.join(venv, ".installed")
+    with open(os.path.join(ROOT, "requirements.txt")) as handle:
+        wanted = " ".join([f"ansible-core=={entry['ansible_core']}", *TEST_TOOLS]) + "\n" + handle.read()
     if os.path.exists(stamp):
-        return venv, 0
+        with open(stamp) as handle:
+            if handle.read() == wanted:
+                return venv, 0
     shutil.rmtree(venv, ignore_errors=True)
     rc = run_logged([python, "-m", "venv", venv], log)
     if rc == 0:
         rc = run_logged([os.path.join(venv, "bin", "pip"), "install", "-q", "--disable-pip-version-check",
                          f"ansible-core=={entry['ansible_core']}", "-r", "requirements.txt", *TEST_TOOLS], log)
     if rc == 0:
-        open(stamp, "w").close()
+        with open(stamp, "w") as handle:
+            handle.write(wanted)
     return venv, rc
 
 
