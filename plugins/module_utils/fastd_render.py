@@ -70,8 +70,10 @@ def render_bind(address, port):
     if addr.version == 4:
         return "%s:%d" % (addr, port)
     host = str(addr)
-    if "." in host or "." in address or addr.ipv4_mapped is not None:  # str() differs by Python version
-        host = addr.exploded
+    if "." in host or "." in address or addr.ipv4_mapped is not None:
+        # eight groups of four hex digits, from the number itself: str() and
+        # .exploded keep the dotted part of a mapped address on Python 3.13
+        host = ":".join("%04x" % ((int(addr) >> shift) & 0xFFFF) for shift in range(112, -1, -16))
     return "[%s%s]:%d" % (host, "%" + scope if scope else "", port)
 
 

@@ -148,8 +148,10 @@ def test_ten_thousand_peers(run_module, peers_dir):
     result = run(run_module, peers_dir, peers)
     assert not result["changed"] and result["count"] == 10000
     assert {e.name: e.stat().st_mtime_ns for e in os.scandir(peers_dir)} == mtimes
-    # the result does not echo 10,000 peers back
-    assert result["invocation"]["module_args"]["peers"] == "(10000 peers)"
+    # the result does not echo 10,000 peers back: where ansible-core passes
+    # the invocation on (before 2.21, or with inject_invocation), it shows the count
+    assert len(json.dumps(result)) < 10000
+    assert result.get("invocation", {"module_args": {"peers": "(10000 peers)"}})["module_args"]["peers"] == "(10000 peers)"
 
     peers[1234]["key"] = MANY_KEYS[10000]
     del peers[42]
@@ -178,7 +180,8 @@ def test_files_from_the_action_plugin(run_module, peers_dir):
     result = run(run_module, peers_dir, [], _files=json.dumps(texts), _list_digest="d" * 64)
     assert result["changed"] and result["added"] == ["node0", "node1"] and result["count"] == 2
     assert {n: (peers_dir / n).read_text() for n in texts} == texts
-    assert "_files" not in result["invocation"]["module_args"]
+    assert "_files" not in result.get("invocation", {}).get("module_args", {})
+    assert "node0" not in json.dumps(result.get("invocation", {}))
     assert json.loads((peers_dir / ".fastd_peers.json").read_text())["list"] == "d" * 64
     assert run(run_module, peers_dir, [], _quick=True, _list_digest="d" * 64)["in_sync"] is True
     assert run(run_module, peers_dir, [], _quick=True, _list_digest="e" * 64)["in_sync"] is False
