@@ -28,4 +28,4 @@ awk -v keep=6 '
         for (i = first; i <= n; i++) print blocks[i] "\n"
     }
 ' "$log"
-grep -E '^(ERROR|E   |FAILED |[A-Za-z_.]+Error:)' "$log" | tail -n 15 | cut -c1-400
+grep -E '^(ERROR|E   |FAILED [^-]|[A-Za-z_.]+Error:)' "$log" | tail -n 15 | cut -c1-400
