@@ -361,8 +361,11 @@ def gather(tunnel_text, session_text, instance, tunnel_id_base, max_tunnels, mes
 # --- wait_for ----------------------------------------------------------------------------
 
 def ready(session, mesh):
-    """A session that counts for wait_for: up, and in the mesh when there is one."""
-    return bool(session["up"]) and (mesh is None or bool(session["in_mesh"]))
+    """A session that counts for wait_for: up, recorded by the on-connect hook
+    (which writes the record as its last step, so the hook is done), and in the
+    mesh when there is one."""
+    return (bool(session["up"]) and session["uuid"] is not None
+            and (mesh is None or bool(session["in_mesh"])))
 
 
 def count_ready(status, mesh):
@@ -392,7 +395,8 @@ def session_state(session):
 def timeout_message(instance, status, active, sessions, timeout, mesh):
     """What wait_for saw when time ran out: every session with its state,
     the stale records and whether the unit runs."""
-    seen = "; ".join("%s (%s)" % (s["interface"] or "tunnel %d" % s["tunnel_id"], session_state(s))
+    seen = "; ".join("%s (%s%s)" % (s["interface"] or "tunnel %d" % s["tunnel_id"], session_state(s),
+                                    "" if s["uuid"] else ", no record: the hook has not finished")
                      for s in status["sessions"])
     msg = ("timed out after %ss waiting for %s of tunneldigger instance %s; saw %d session(s), %d ready"
            % (timeout, wanted(sessions, mesh), instance, status["count"], count_ready(status, mesh)))

@@ -25,7 +25,7 @@ description:
   - A kernel session without a record is reported with RV(sessions[].uuid=null). A record without
     a kernel session, or whose endpoint differs from the kernel's (left over from an earlier
     tunnel with the same id), is listed in RV(stale) and not used.
-  - With O(wait_for), polls until enough sessions are up and in the mesh, or fails after
+  - With O(wait_for), polls until enough sessions are up, recorded and in the mesh, or fails after
     O(timeout) seconds naming every session it saw and its state.
 author:
   - freifunk.gateway maintainers (@freifunk-gateway)
@@ -65,7 +65,8 @@ options:
     default: 0
   wait_for:
     description:
-      - Poll until this many sessions are up and in the mesh (up only, when O(mesh) is V(null)),
+      - Poll until this many sessions are up, recorded by the on-connect hook (which writes the
+        record as its last step) and in the mesh (up and recorded only, when O(mesh) is V(null)),
         or fail after O(timeout) seconds.
     type: dict
     suboptions:

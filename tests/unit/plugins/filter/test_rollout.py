@@ -43,8 +43,8 @@ def fastd_result(name, connected=None, msg=None):
     return res
 
 
-def session(up=True, in_mesh=True):
-    return {"interface": "l2tp100-100", "up": up, "in_mesh": in_mesh}
+def session(up=True, in_mesh=True, uuid="0242ac110002"):
+    return {"interface": "l2tp100-100", "up": up, "in_mesh": in_mesh, "uuid": uuid}
 
 
 def td_result(name, sessions=None, mesh="bat0", msg=None):
@@ -175,7 +175,7 @@ def test_served_counts_peers_and_ready_sessions():
     served = rollout_served(
         [fastd_result("mesh0", 3), fastd_result("mesh1", msg="cannot connect to /run/fastd/mesh1.sock: "
                                                              "No such file or directory")],
-        [td_result("td0", [session(), session(in_mesh=False), session(up=False)]),
+        [td_result("td0", [session(), session(in_mesh=False), session(up=False), session(uuid=None)]),
          td_result("td1", [session(), session()], mesh=None)])
     assert [(d["daemon"], d["count"], d["line"]) for d in served] == [
         ("fastd@mesh0", 3, "fastd@mesh0: 3 peers connected"),

@@ -369,8 +369,20 @@ def test_no_kernel_sessions_makes_every_record_stale(state_dir, sysfs):
 
 def test_count_ready(state_dir, sysfs):
     assert td.count_ready(status(state_dir, sysfs), MESH) == 1
-    # without a mesh, up is enough
-    assert td.count_ready(status(state_dir, sysfs, mesh=None), None) == 2
+    # without a mesh, up and recorded is enough: l2tp101-101 is up but has no record
+    assert td.count_ready(status(state_dir, sysfs, mesh=None), None) == 1
+
+
+def test_session_in_the_mesh_without_record_is_not_ready(state_dir, sysfs):
+    # the hook attaches first and records last: in bat0 but not yet recorded means
+    # the hook has not finished, and wait_for must not return on it
+    os.unlink(os.path.join(state_dir, "td0", "sessions", "l2tp100-100"))
+    result = status(state_dir, sysfs)
+    s100 = result["sessions"][0]
+    assert (s100["in_mesh"], s100["uuid"]) == (True, None)
+    assert td.count_ready(result, MESH) == 0
+    assert "l2tp100-100 (up, in bat0, no record: the hook has not finished)" in \
+        td.timeout_message("td0", result, True, 1, 5.0, MESH)
 
 
 def test_timeout_message_names_what_was_seen(state_dir, sysfs):
@@ -378,7 +390,8 @@ def test_timeout_message_names_what_was_seen(state_dir, sysfs):
     assert msg == (
         "timed out after 5.0s waiting for 2 session(s) up and in bat0 of tunneldigger instance td0; "
         "saw 3 session(s), 1 ready: l2tp100-100 (up, in bat0); "
-        "l2tp101-101 (up, master br-client, not in the mesh); l2tp102-1 (down, no master); "
+        "l2tp101-101 (up, master br-client, not in the mesh, no record: the hook has not finished); "
+        "l2tp102-1 (down, no master); "
         "stale records (no kernel session): l2tp103-103; unit tunneldigger@td0.service is not active")
 
 
