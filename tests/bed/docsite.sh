@@ -16,6 +16,12 @@ ANSIBLE_COLLECTIONS_PATH=$(python3 tests/bed/link_collection.py)
 ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
 export ANSIBLE_COLLECTIONS_PATH ANSIBLE_COLLECTIONS_SCAN_SYS_PATH
 
+# The markup of every DOCUMENTATION and argument spec first (O() pointing to
+# no option, bad references): the site would render it, silently wrong.
+antsibull-docs lint-collection-docs --plugin-docs \
+    "$ANSIBLE_COLLECTIONS_PATH/ansible_collections/freifunk/gateway" >&2 || {
+    echo "docsite.sh: antsibull-docs lint-collection-docs found the problems above" >&2; exit 1; }
+
 rm -rf "$out"
 mkdir -p "$out/project"
 chmod 700 "$out/project"  # antsibull-docs writes only into a folder no one else can write to
