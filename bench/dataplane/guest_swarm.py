@@ -87,7 +87,9 @@ peer group "mesh_vpn_backbone" {{
   }}
 }}
 """)
-        sh(f"ip netns exec {ns} fastd --config {folder}/fastd.conf --daemon --pid-file {folder}/pid")
+        # The daemon must not keep sh()'s pipes open, or sh() waits for it forever.
+        sh(f"ip netns exec {ns} fastd --config {folder}/fastd.conf --daemon --pid-file {folder}/pid "
+           f"</dev/null >{folder}/log 2>&1")
         started += 1
     print(json.dumps({"started": started, "nodes": count}))
 
@@ -188,14 +190,38 @@ def restart(kind, timeout, interval):
                       "timeout": timeout, "samples": samples}))
 
 
-def down():
-    for pidfile in glob.glob(f"{WORK}/*/pid") + glob.glob(f"{WORK}/td/*.pid"):
+def swarm_pids():
+    """Every process of the swarm, found by its command line (also those of an
+    aborted run, whose pid files or namespaces may be gone): the node fastds
+    with a config in WORK and the tunneldigger clients with a tds* interface."""
+    pids = set()
+    for proc in glob.glob("/proc/[0-9]*/cmdline"):
         try:
-            with open(pidfile, encoding="ascii") as f:
-                os.kill(int(f.read()), 15)
-        except (OSError, ValueError):
+            with open(proc, "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        node = "fastd" in argv[0] and any(a.startswith(WORK + "/") for a in argv)
+        client = argv[0] == TD_CLIENT and any(a.startswith("tds") for a in argv)
+        if node or client:
+            pids.add(int(proc.split("/")[2]))
+    return pids
+
+
+def down():
+    for pid in swarm_pids():
+        try:
+            os.kill(pid, 15)
+        except OSError:
             pass
-    time.sleep(1)
+    deadline = time.monotonic() + 30
+    while swarm_pids() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid in swarm_pids():
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
     for path in glob.glob("/run/netns/sw*"):
         sh(f"ip netns del {os.path.basename(path)}", check=False)
     sh("ip link del br-swarm", check=False)

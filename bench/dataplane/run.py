@@ -256,7 +256,15 @@ def recovery(guest: Guest, sizes, repeat: int, timeout: int, td: bool) -> dict:
     benchlib.run(["scp", "-q", *guest.ssh_options(), "-i", str(guest.key), "-P", str(guest.port),
                   str(HERE / "guest_swarm.py"), f"root@127.0.0.1:{SWARM}"], timeout=60)
     kinds = ["fastd"] + (["tunneldigger"] if td else [])
-    base = {kind: swarm(guest, f"count {kind}", timeout=60)["connected"] for kind in kinds}
+    # The data plane's own nodes (setup.yml): one fastd node per fastd mode, one tunneldigger node.
+    base = {"fastd": sum(1 for m in MODES if m["units"] and m["units"][0] == "fastd@mesh0"), "tunneldigger": 1}
+    # What an aborted run (--keep, --guest-dir) left: its nodes stopped, and the
+    # gateway waits until it has dropped their sessions (fastd and the broker
+    # time out a silent peer after 1.5 to 2 minutes).
+    swarm(guest, "down", timeout=120)
+    for kind in kinds:
+        benchlib.wait_until(lambda k=kind: swarm(guest, f"count {k}", timeout=60)["connected"] <= base[k],
+                            timeout=timeout, interval=5, what=f"only the data plane's {base[kind]} {kind} node(s) left")
     results = []
     for size in sizes:
         start = time.monotonic()
