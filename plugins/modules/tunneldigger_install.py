@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Installs the tunneldigger broker from a source already on the host (O(src)) into its own
     Python virtualenv C(PREFIX/versions/LABEL-DIGEST), and points the symbolic link
-    C(PREFIX/current) at it. The brokers run C(PREFIX/current/bin/python -m tunneldigger_broker.main).
+    C(PREFIX/current) at it. The brokers run C(PREFIX/current/bin/python) (the tunneldigger role's launcher starts C(tunneldigger_broker.main)).
   - DIGEST is the first 12 hexadecimal digits of a sha256 over the source's C(broker/) tree (relative
     paths and contents of its files, in sorted order; byte code, C(__pycache__), C(*.egg-info) and a
     top-level C(build/) left out). The same source gives the same folder, whether it comes as an
