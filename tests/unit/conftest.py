@@ -64,3 +64,17 @@ def absent_address():
                     return text
     pytest.skip("this host has every TEST-NET address tried")
     return None
+
+
+@pytest.fixture(scope="session")
+def tunneldigger_sources():
+    """The folder of the upstream tunneldigger archives: TUNNELDIGGER_SOURCE_DIR,
+    else ../shared/vendor/tunneldigger next to the checkout; skips (and says
+    why) when neither names a folder."""
+    env = "TUNNELDIGGER_SOURCE_DIR"
+    fallback = os.path.normpath(os.path.join(_HERE, "..", "..", "..", "shared", "vendor", "tunneldigger"))
+    folder = os.environ.get(env) or fallback
+    if not os.path.isdir(folder):
+        pytest.skip("needs the tunneldigger source archives: %s (%s) names no folder, nor does the fallback %s"
+                    % (env, os.environ.get(env) or "not set", fallback))
+    return folder

@@ -17,8 +17,6 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 LAUNCHER = os.path.join(REPO, "roles", "tunneldigger", "files", "freifunk-tunneldigger-broker.py")
-ENV = "TUNNELDIGGER_SOURCE_DIR"
-FALLBACK = os.path.normpath(os.path.join(REPO, "..", "shared", "vendor", "tunneldigger"))
 ARCHIVE = "tunneldigger-v0.4.0.tar.gz"
 
 # Three readable pipes a, b, c in one epoll batch. a's handler closes b's file
@@ -62,12 +60,11 @@ loop.start()
 
 
 @pytest.fixture(scope="module")
-def broker_src(tmp_path_factory):
+def broker_src(tmp_path_factory, tunneldigger_sources):
     """The upstream broker's src folder, unpacked from the archive, or skip."""
-    folder = os.environ.get(ENV) or FALLBACK
-    archive = os.path.join(folder, ARCHIVE)
+    archive = os.path.join(tunneldigger_sources, ARCHIVE)
     if not os.path.isfile(archive):
-        pytest.skip("needs the upstream broker (%s): %s is not set and %s has no %s" % (ARCHIVE, ENV, FALLBACK, ARCHIVE))
+        pytest.fail("%s (the tunneldigger sources) has no %s" % (tunneldigger_sources, ARCHIVE))
     dest = tmp_path_factory.mktemp("tunneldigger")
     with tarfile.open(archive) as tar:
         members = [m for m in tar.getmembers() if "/broker/src/" in m.name and m.isreg()]

@@ -11,10 +11,6 @@ import pytest
 
 from ansible_collections.freifunk.gateway.plugins.module_utils import tunneldigger_install as ti
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-ENV = "TUNNELDIGGER_SOURCE_DIR"
-FALLBACK = os.path.normpath(os.path.join(REPO, "..", "shared", "vendor", "tunneldigger"))
-
 
 # --- options ------------------------------------------------------------------------
 
@@ -250,17 +246,14 @@ def test_safe_extract_of_a_broken_archive(tmp_path):
         ti.safe_extract(str(tmp_path / "td.tar.gz"), str(tmp_path))
 
 
-def upstream_archives():
-    folder = os.environ.get(ENV) or (FALLBACK if os.path.isdir(FALLBACK) else None)
-    if folder is None:
-        pytest.skip("needs the tunneldigger source archives: %s is not set and %s does not exist" % (ENV, FALLBACK))
+def upstream_archives(folder):
     return [os.path.join(folder, name) for name in ("tunneldigger-v0.4.0.tar.gz", "tunneldigger-9a9a427.tar.gz")]
 
 
-def test_upstream_archives(tmp_path):
+def test_upstream_archives(tmp_path, tunneldigger_sources):
     """The real archives unpack, hold one broker each, and differ only in setup.py."""
     found = []
-    for number, archive in enumerate(upstream_archives()):
+    for number, archive in enumerate(upstream_archives(tunneldigger_sources)):
         dest = tmp_path / str(number)
         dest.mkdir()
         ti.safe_extract(archive, str(dest))

@@ -25,9 +25,6 @@ from ansible.module_utils import basic
 from ansible_collections.freifunk.gateway.plugins.module_utils import tunneldigger_install as ti
 from ansible_collections.freifunk.gateway.plugins.modules import tunneldigger_install
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-ENV = "TUNNELDIGGER_SOURCE_DIR"
-FALLBACK = os.path.normpath(os.path.join(REPO, "..", "shared", "vendor", "tunneldigger"))
 OLD, NEW = "tunneldigger-v0.4.0.tar.gz", "tunneldigger-9a9a427.tar.gz"
 WHEELS = "/usr/share/python-wheels"
 PYTHON = "/usr/bin/python3"
@@ -39,18 +36,13 @@ def sha256(path):
 
 
 @pytest.fixture(scope="module")
-def archives():
+def archives(tunneldigger_sources):
     """{'old': path, 'new': path} of the two upstream archives, or skip."""
-    folder = os.environ.get(ENV)
-    if not folder:
-        if not os.path.isdir(FALLBACK):
-            pytest.skip("needs the tunneldigger source archives (%s, %s): %s is not set and %s does not exist"
-                        % (OLD, NEW, ENV, FALLBACK))
-        folder = FALLBACK
+    folder = tunneldigger_sources
     paths = dict(old=os.path.join(folder, OLD), new=os.path.join(folder, NEW))
     missing = [path for path in paths.values() if not os.path.isfile(path)]
     if missing:
-        pytest.fail("%s (from %s or its fallback) lacks %s" % (folder, ENV, ", ".join(missing)))
+        pytest.fail("%s (the tunneldigger sources) lacks %s" % (folder, ", ".join(missing)))
     return paths
 
 
