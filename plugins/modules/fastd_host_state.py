@@ -18,6 +18,9 @@ description:
   - O(step=begin) reports the instances an earlier run left unfinished (their marker file exists;
     the run was stopped between changing the instance's files and running it with them) and
     makes the missing markers (empty, mode 0600) for this run. In check mode it only reports.
+    It also reads, before the run changes anything, what O(step=units) reads, the peer group
+    folders of each instance (C(groups/*) in its C(config_dir)), and the instance folders in
+    O(config_root) that O(names) does not list.
   - O(step=units) reads each instance's unit with C(systemctl is-active) and C(systemctl is-enabled).
   - O(step=finish) removes the backups of C(fastd.conf) (C(fastd.conf.*~) in each C(config_dir))
     and the markers, once every instance runs with this run's files. In check mode it does nothing.
@@ -43,10 +46,23 @@ options:
   instances:
     description:
       - The instances (the role's normalized C(fastd_instances)); each item needs C(name), and
-        C(pending_file) for O(step=begin), C(unit) for O(step=units), C(config_dir) and
-        C(pending_file) for O(step=finish). Other keys are ignored.
+        C(pending_file), C(unit) and C(config_dir) for O(step=begin), C(unit) for O(step=units),
+        C(config_dir) and C(pending_file) for O(step=finish). Other keys are ignored.
     type: list
     elements: dict
+    default: []
+  config_root:
+    description:
+      - The folder of the instance folders (O(step=begin)). A folder in it with a dot in its name
+        (C(secrets.d)) is the role's own and never reported.
+    type: path
+    default: /etc/fastd
+  names:
+    description:
+      - Every instance name C(fastd_instances) lists, present or absent (O(step=begin)); the other
+        instance folders in O(config_root) are reported in RV(unnamed_folders).
+    type: list
+    elements: str
     default: []
 """
 
@@ -87,19 +103,31 @@ pending:
   elements: str
 units:
   description: Per instance name, its unit's C(active) and C(enabled) states as systemctl prints them.
-  returned: step is units
+  returned: step is units or begin
   type: dict
   sample: {"mesh": {"active": "active", "enabled": "enabled"}}
 running:
   description: The names of the instances whose unit is active.
-  returned: step is units
+  returned: step is units or begin
   type: list
   elements: str
 settled:
   description: The names of the instances whose unit is active and enabled (nothing to start).
-  returned: step is units
+  returned: step is units or begin
   type: list
   elements: str
+group_folders:
+  description: The peer group folders on the host (C(CONFIG_DIR/groups/NAME)), sorted.
+  returned: step is begin
+  type: list
+  elements: str
+  sample: [/etc/fastd/mesh0/groups/backbone]
+unnamed_folders:
+  description: The instance folders in O(config_root) that O(names) does not list, sorted.
+  returned: step is begin
+  type: list
+  elements: str
+  sample: [/etc/fastd/handmade]
 removed:
   description: The backups and markers removed.
   returned: step is finish
@@ -114,7 +142,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 VERSION = re.compile(r"\bv(\d+(?:\.\d+)*)")
-NEEDS = {"begin": ("name", "pending_file"), "units": ("name", "unit"),
+NEEDS = {"begin": ("name", "pending_file", "unit", "config_dir"), "units": ("name", "unit"),
          "finish": ("name", "config_dir", "pending_file")}
 
 
@@ -137,8 +165,23 @@ def package(module, result):
     result["version"] = version
 
 
+def folders(path):
+    """The names of the folders in PATH (not following a link to one), sorted; none when PATH is no folder."""
+    try:
+        with os.scandir(path) as entries:
+            return sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def begin(module, instances, result):
     result["pending"] = [i["name"] for i in instances if os.path.lexists(i["pending_file"])]
+    units(module, instances, result)
+    result["group_folders"] = sorted(os.path.join(i["config_dir"], "groups", name) for i in instances
+                                     for name in folders(os.path.join(i["config_dir"], "groups")))
+    root, named = module.params["config_root"], set(module.params["names"])
+    result["unnamed_folders"] = [os.path.join(root, name) for name in folders(root)
+                                 if "." not in name and name not in named]
     if module.check_mode:
         return
     for item in instances:
@@ -180,6 +223,8 @@ def main():
             step=dict(type="str", required=True, choices=["package", "begin", "units", "finish"]),
             package=dict(type="str", default="fastd"),
             instances=dict(type="list", elements="dict", default=[]),
+            config_root=dict(type="path", default="/etc/fastd"),
+            names=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )

@@ -112,6 +112,14 @@ problems:
   elements: str
   sample:
     - "fastd_instances[0].bind[0]: UDP port 10000 on any is already used by socat (pid 1234), which holds 0.0.0.0:10000; fastd could not start"
+interfaces:
+  description:
+    - The names of the host's network interfaces (C(/sys/class/net)), sorted, so that a play can check
+      other things against them without reading the host again.
+  returned: always
+  type: list
+  elements: str
+  sample: [bat0, br-client, eth0, lo]
 ports:
   description:
     - For each checked instance, one entry per bind address with what holds its port now.
@@ -151,6 +159,8 @@ ports:
           type: str
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.freifunk.gateway.plugins.module_utils import preflight
 
@@ -188,7 +198,8 @@ def main():
                                        allow_missing_addresses=module.params["allow_missing_addresses"])
     for warning in report["warnings"]:
         module.warn(warning)
-    result = dict(changed=False, checked=report["checked"], problems=report["problems"], ports=report["ports"])
+    result = dict(changed=False, checked=report["checked"], problems=report["problems"], ports=report["ports"],
+                  interfaces=sorted(os.listdir(preflight.SYS_CLASS_NET)))
     if report["problems"]:
         module.fail_json(msg="\n".join(report["problems"]), **result)
     module.exit_json(**result)

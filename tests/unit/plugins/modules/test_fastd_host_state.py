@@ -50,7 +50,8 @@ def test_package_without_fastd_binary_has_no_version(run_module, monkeypatch):
 
 
 @pytest.mark.parametrize("check_mode", [False, True])
-def test_begin_reports_left_markers_and_makes_the_missing_ones(run_module, tmp_path, check_mode):
+def test_begin_reports_left_markers_and_makes_the_missing_ones(run_module, tmp_path, monkeypatch, check_mode):
+    fake_systemctl(tmp_path, monkeypatch, {})
     items = instances(tmp_path, "a", "b", "c")
     open(items[1]["pending_file"], "w").close()
     result, _out = run_module(fastd_host_state, {"step": "begin", "instances": items}, check_mode=check_mode)
@@ -61,7 +62,8 @@ def test_begin_reports_left_markers_and_makes_the_missing_ones(run_module, tmp_p
         assert stat.S_IMODE(os.stat(items[0]["pending_file"]).st_mode) == 0o600
 
 
-def test_begin_again_finds_every_marker_of_an_unfinished_run(run_module, tmp_path):
+def test_begin_again_finds_every_marker_of_an_unfinished_run(run_module, tmp_path, monkeypatch):
+    fake_systemctl(tmp_path, monkeypatch, {})
     items = instances(tmp_path, "a", "b")
     run_module(fastd_host_state, {"step": "begin", "instances": items})
     result, _out = run_module(fastd_host_state, {"step": "begin", "instances": items})
@@ -135,7 +137,44 @@ def test_units_reports_states_running_and_settled(run_module, tmp_path, monkeypa
     assert log.read_text().splitlines()[:2] == ["is-active -- fastd@up.service", "is-enabled -- fastd@up.service"]
 
 
-@pytest.mark.parametrize("step, key", [("begin", "pending_file"), ("units", "unit"), ("finish", "config_dir")])
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_begin_reads_the_units_before_the_run_as_the_units_step_does(run_module, tmp_path, monkeypatch, check_mode):
+    items = instances(tmp_path, "up", "down")
+    fake_systemctl(tmp_path, monkeypatch, {"is-active": {"fastd@up.service": "active"},
+                                           "is-enabled": {"fastd@up.service": "enabled"}})
+    begun, _out = run_module(fastd_host_state, {"step": "begin", "instances": items}, check_mode=check_mode)
+    read, _out = run_module(fastd_host_state, {"step": "units", "instances": items})
+    assert {k: begun[k] for k in ("units", "running", "settled")} == {k: read[k] for k in ("units", "running", "settled")}
+    assert begun["running"] == ["up"] and begun["units"]["down"] == {"active": "unknown", "enabled": "unknown"}
+
+
+def test_begin_reads_the_group_folders_and_the_folders_no_instance_names(run_module, tmp_path, monkeypatch):
+    fake_systemctl(tmp_path, monkeypatch, {})
+    items = instances(tmp_path, "mesh0", "mesh1")
+    root = tmp_path / "etc"
+    for folder in ("mesh0/groups/backbone", "mesh0/groups/old", "mesh0/peers", "handmade", "old", "secrets.d",
+                   "mesh1/groups"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / "mesh0" / "groups" / "file").write_text("")
+    (root / "mesh0" / "groups" / "link").symlink_to(root / "mesh0" / "peers")
+    (root / "linked").symlink_to(root / "handmade")
+    (root / "fastd.nft").write_text("")
+    result, _out = run_module(fastd_host_state, {"step": "begin", "instances": items, "config_root": str(root),
+                                                 "names": ["mesh0", "mesh1", "old"]})
+    assert result["group_folders"] == [str(root / "mesh0" / "groups" / "backbone"), str(root / "mesh0" / "groups" / "old")]
+    assert result["unnamed_folders"] == [str(root / "handmade")]
+
+
+def test_begin_on_a_host_without_the_folders_finds_none(run_module, tmp_path, monkeypatch):
+    fake_systemctl(tmp_path, monkeypatch, {})
+    items = [dict(i, config_dir=str(tmp_path / "none" / i["name"])) for i in instances(tmp_path, "a")]
+    result, _out = run_module(fastd_host_state, {"step": "begin", "instances": items,
+                                                 "config_root": str(tmp_path / "none")}, check_mode=True)
+    assert result["group_folders"] == [] and result["unnamed_folders"] == []
+
+
+@pytest.mark.parametrize("step, key", [("begin", "pending_file"), ("begin", "unit"), ("begin", "config_dir"),
+                                       ("units", "unit"), ("finish", "config_dir")])
 def test_an_instance_lacking_what_the_step_needs_fails_naming_it(run_module, tmp_path, step, key):
     items = instances(tmp_path, "a", "b")
     del items[1][key]

@@ -41,6 +41,7 @@ def test_a_free_port_passes_and_changes_nothing(run_module, check_mode):
     assert not result.get("failed") and result["changed"] is False
     assert result["checked"] == [NAME] and result["problems"] == []
     assert result["ports"] == {NAME: [dict(address="127.0.0.1", port=port, holder=None)]}
+    assert result["interfaces"] == sorted(os.listdir("/sys/class/net")) and "lo" in result["interfaces"]
 
 
 def test_a_held_port_fails_naming_the_variable_and_the_process(run_module):
