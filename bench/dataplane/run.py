@@ -237,6 +237,11 @@ def dataplane(guest: Guest, modes, args, seconds: int, repeat: int) -> dict:
             "runs": runs, "goals": goals, "idle": idle, "idle_rates": idle_rates}
 
 
+# One count of what the gateway serves: the status modules under emulation,
+# with 100 or more peers and a restart's hooks still running, take up to a minute.
+COUNT_TIMEOUT = 180
+
+
 def swarm(guest: Guest, command: str, timeout: int) -> dict:
     out = guest.ssh(f"python3 {SWARM} {command}", timeout=timeout).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -245,7 +250,7 @@ def swarm(guest: Guest, command: str, timeout: int) -> dict:
 def wait_served(guest: Guest, kind: str, want: int, timeout: int) -> float:
     """Wait until the gateway serves want peers or sessions, all in bat0."""
     def served():
-        now = swarm(guest, f"count {kind}", timeout=60)
+        now = swarm(guest, f"count {kind}", timeout=COUNT_TIMEOUT)
         return now["connected"] >= want and now["in_mesh"] >= want
     return benchlib.wait_until(served, timeout=timeout, interval=3,
                                what=f"{want} {kind} nodes connected and in bat0")
@@ -263,7 +268,7 @@ def recovery(guest: Guest, sizes, repeat: int, timeout: int, td: bool) -> dict:
     # time out a silent peer after 1.5 to 2 minutes).
     swarm(guest, "down", timeout=120)
     for kind in kinds:
-        benchlib.wait_until(lambda k=kind: swarm(guest, f"count {k}", timeout=60)["connected"] <= base[k],
+        benchlib.wait_until(lambda k=kind: swarm(guest, f"count {k}", timeout=COUNT_TIMEOUT)["connected"] <= base[k],
                             timeout=timeout, interval=5, what=f"only the data plane's {base[kind]} {kind} node(s) left")
     results = []
     for size in sizes:
