@@ -19,8 +19,8 @@ description:
     the run was stopped between changing the instance's files and running it with them) and
     makes the missing markers (empty, mode 0600) for this run. In check mode it only reports.
     It also reads, before the run changes anything, what O(step=units) reads, the peer group
-    folders of each instance (C(groups/*) in its C(config_dir)), and the instance folders in
-    O(config_root) that O(names) does not list.
+    folders of each instance (C(groups/*) in its C(config_dir)), the instance folders in
+    O(config_root) that O(names) does not list, and the files O(timer_pattern) matches.
   - O(step=units) reads each instance's unit with C(systemctl is-active) and C(systemctl is-enabled).
   - O(step=finish) removes the backups of C(fastd.conf) (C(fastd.conf.*~) in each C(config_dir))
     and the markers, once every instance runs with this run's files. In check mode it does nothing.
@@ -64,6 +64,12 @@ options:
     type: list
     elements: str
     default: []
+  timer_pattern:
+    description:
+      - A shell pattern of unit files (O(step=begin)), for example the peer source program's
+        timers C(/etc/systemd/system/freifunk-fastd-peers@*.timer); the files it matches are
+        returned in RV(timers).
+    type: str
 """
 
 EXAMPLES = r"""
@@ -128,6 +134,12 @@ unnamed_folders:
   type: list
   elements: str
   sample: [/etc/fastd/handmade]
+timers:
+  description: The files O(timer_pattern) matches, sorted; empty without O(timer_pattern).
+  returned: step is begin
+  type: list
+  elements: str
+  sample: [/etc/systemd/system/freifunk-fastd-peers@mesh0.timer]
 removed:
   description: The backups and markers removed.
   returned: step is finish
@@ -182,6 +194,8 @@ def begin(module, instances, result):
     root, named = module.params["config_root"], set(module.params["names"])
     result["unnamed_folders"] = [os.path.join(root, name) for name in folders(root)
                                  if "." not in name and name not in named]
+    pattern = module.params["timer_pattern"]
+    result["timers"] = sorted(glob.glob(pattern)) if pattern else []
     if module.check_mode:
         return
     for item in instances:
@@ -225,6 +239,7 @@ def main():
             instances=dict(type="list", elements="dict", default=[]),
             config_root=dict(type="path", default="/etc/fastd"),
             names=dict(type="list", elements="str", default=[]),
+            timer_pattern=dict(type="str"),
         ),
         supports_check_mode=True,
     )

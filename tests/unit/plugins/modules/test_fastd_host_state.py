@@ -159,10 +159,16 @@ def test_begin_reads_the_group_folders_and_the_folders_no_instance_names(run_mod
     (root / "mesh0" / "groups" / "link").symlink_to(root / "mesh0" / "peers")
     (root / "linked").symlink_to(root / "handmade")
     (root / "fastd.nft").write_text("")
+    units = tmp_path / "system"
+    units.mkdir()
+    for unit in ("freifunk-fastd-peers@mesh1.timer", "freifunk-fastd-peers@.service", "other@mesh1.timer"):
+        (units / unit).write_text("")
     result, _out = run_module(fastd_host_state, {"step": "begin", "instances": items, "config_root": str(root),
-                                                 "names": ["mesh0", "mesh1", "old"]})
+                                                 "names": ["mesh0", "mesh1", "old"],
+                                                 "timer_pattern": str(units / "freifunk-fastd-peers@*.timer")})
     assert result["group_folders"] == [str(root / "mesh0" / "groups" / "backbone"), str(root / "mesh0" / "groups" / "old")]
     assert result["unnamed_folders"] == [str(root / "handmade")]
+    assert result["timers"] == [str(units / "freifunk-fastd-peers@mesh1.timer")]
 
 
 def test_begin_on_a_host_without_the_folders_finds_none(run_module, tmp_path, monkeypatch):
@@ -170,7 +176,7 @@ def test_begin_on_a_host_without_the_folders_finds_none(run_module, tmp_path, mo
     items = [dict(i, config_dir=str(tmp_path / "none" / i["name"])) for i in instances(tmp_path, "a")]
     result, _out = run_module(fastd_host_state, {"step": "begin", "instances": items,
                                                  "config_root": str(tmp_path / "none")}, check_mode=True)
-    assert result["group_folders"] == [] and result["unnamed_folders"] == []
+    assert result["group_folders"] == [] and result["unnamed_folders"] == [] and result["timers"] == []
 
 
 @pytest.mark.parametrize("step, key", [("begin", "pending_file"), ("begin", "unit"), ("begin", "config_dir"),
