@@ -20,7 +20,7 @@ description:
     makes the missing markers (empty, mode 0600) for this run. In check mode it only reports.
     It also reads, before the run changes anything, what O(step=units) reads, the peer group
     folders of each instance (C(groups/*) in its C(config_dir)), the instance folders in
-    O(config_root) that O(names) does not list, and the files O(timer_pattern) matches.
+    O(config_root) that O(names) does not list, and the instances of O(timer_template) that have a unit file.
   - O(step=units) reads each instance's unit with C(systemctl is-active) and C(systemctl is-enabled).
   - O(step=finish) removes the backups of C(fastd.conf) (C(fastd.conf.*~) in each C(config_dir))
     and the markers, once every instance runs with this run's files. In check mode it does nothing.
@@ -64,12 +64,13 @@ options:
     type: list
     elements: str
     default: []
-  timer_pattern:
+  timer_template:
     description:
-      - A shell pattern of unit files (O(step=begin)), for example the peer source program's
-        timers C(/etc/systemd/system/freifunk-fastd-peers@*.timer); the files it matches are
-        returned in RV(timers).
-    type: str
+      - The unit file of a template timer, with nothing after the C(@) of its name (O(step=begin)), for
+        example the peer source program's C(/etc/systemd/system/freifunk-fastd-peers@.timer); the
+        instances that have a unit file of their own beside it (C(freifunk-fastd-peers@NAME.timer))
+        are returned in RV(timers).
+    type: path
 """
 
 EXAMPLES = r"""
@@ -135,11 +136,11 @@ unnamed_folders:
   elements: str
   sample: [/etc/fastd/handmade]
 timers:
-  description: The files O(timer_pattern) matches, sorted; empty without O(timer_pattern).
+  description: The instance names of O(timer_template) that have a unit file, sorted; empty without O(timer_template).
   returned: step is begin
   type: list
   elements: str
-  sample: [/etc/systemd/system/freifunk-fastd-peers@mesh0.timer]
+  sample: [mesh0]
 removed:
   description: The backups and markers removed.
   returned: step is finish
@@ -186,6 +187,22 @@ def folders(path):
         return []
 
 
+def timer_instances(template):
+    """The NAMEs of the unit files PREFIX@NAME.SUFFIX beside TEMPLATE (PREFIX@.SUFFIX), sorted."""
+    if not template:
+        return []
+    folder, unit = os.path.split(template)
+    prefix, at, suffix = unit.partition("@")
+    if not at:
+        return []
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(n[len(prefix) + 1:len(n) - len(suffix)] for n in names
+                  if n.startswith(prefix + "@") and n.endswith(suffix) and len(n) > len(unit))
+
+
 def begin(module, instances, result):
     result["pending"] = [i["name"] for i in instances if os.path.lexists(i["pending_file"])]
     units(module, instances, result)
@@ -194,8 +211,7 @@ def begin(module, instances, result):
     root, named = module.params["config_root"], set(module.params["names"])
     result["unnamed_folders"] = [os.path.join(root, name) for name in folders(root)
                                  if "." not in name and name not in named]
-    pattern = module.params["timer_pattern"]
-    result["timers"] = sorted(glob.glob(pattern)) if pattern else []
+    result["timers"] = timer_instances(module.params["timer_template"])
     if module.check_mode:
         return
     for item in instances:
@@ -239,7 +255,7 @@ def main():
             instances=dict(type="list", elements="dict", default=[]),
             config_root=dict(type="path", default="/etc/fastd"),
             names=dict(type="list", elements="str", default=[]),
-            timer_pattern=dict(type="str"),
+            timer_template=dict(type="path"),
         ),
         supports_check_mode=True,
     )

@@ -161,14 +161,15 @@ def test_begin_reads_the_group_folders_and_the_folders_no_instance_names(run_mod
     (root / "fastd.nft").write_text("")
     units = tmp_path / "system"
     units.mkdir()
-    for unit in ("freifunk-fastd-peers@mesh1.timer", "freifunk-fastd-peers@.service", "other@mesh1.timer"):
+    for unit in ("freifunk-fastd-peers@mesh1.timer", "freifunk-fastd-peers@.timer", "freifunk-fastd-peers@mesh1.service",
+                 "freifunk-fastd-peers@a.b.timer", "other@mesh1.timer", "freifunk-fastd-peers-x@m.timer"):
         (units / unit).write_text("")
     result, _out = run_module(fastd_host_state, {"step": "begin", "instances": items, "config_root": str(root),
                                                  "names": ["mesh0", "mesh1", "old"],
-                                                 "timer_pattern": str(units / "freifunk-fastd-peers@*.timer")})
+                                                 "timer_template": str(units / "freifunk-fastd-peers@.timer")})
     assert result["group_folders"] == [str(root / "mesh0" / "groups" / "backbone"), str(root / "mesh0" / "groups" / "old")]
     assert result["unnamed_folders"] == [str(root / "handmade")]
-    assert result["timers"] == [str(units / "freifunk-fastd-peers@mesh1.timer")]
+    assert result["timers"] == ["a.b", "mesh1"]
 
 
 def test_begin_on_a_host_without_the_folders_finds_none(run_module, tmp_path, monkeypatch):
