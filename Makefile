@@ -112,7 +112,7 @@ sanity:
 	$(BED)/sanity.sh
 
 units: link
-	pytest -q -n 2 tests/unit
+	pytest -q -n 2 tests/unit bench/tests
 
 build:
 	@mkdir -p .build/dist

@@ -40,6 +40,8 @@ FASTD_UNIT = "fastd@mesh0"
 TD_UNIT = "tunneldigger@td1364"
 TD_BROKER = "10.200.0.1:20000"
 TD_CLIENT = "/root/tunneldigger/build/tunneldigger"
+# The shares of what the gateway served before a restart whose return is timed, in %.
+SHARES = ("50", "90", "100")
 
 
 def sh(cmd, check=True):
@@ -160,6 +162,22 @@ def count(kind, old=None):
     return {"connected": connected, "in_mesh": in_mesh, "lower": lower}
 
 
+def new_marks():
+    """For connected and in_mesh: the seconds at which each share was first reached (None: not yet)."""
+    return {key: {share: None for share in SHARES} for key in ("connected", "in_mesh")}
+
+
+def mark(marks, now, want, elapsed):
+    """Note elapsed for every share that the count now reaches for the first
+    time (a share of want, rounded up: 50 % of 13 is 7); True once both counts
+    have reached all of want."""
+    for key, shares in marks.items():
+        for share, seen in shares.items():
+            if seen is None and now[key] >= want * int(share) / 100:
+                shares[share] = round(elapsed, 2)
+    return marks["connected"]["100"] is not None and marks["in_mesh"]["100"] is not None
+
+
 def restart(kind, timeout, interval):
     before = count(kind)
     want = before["connected"]
@@ -169,17 +187,13 @@ def restart(kind, timeout, interval):
     start = time.monotonic()
     subprocess.run(["systemctl", "restart", unit], check=True)
     restarted = time.monotonic() - start
-    marks = {key: {"50": None, "90": None, "100": None} for key in ("connected", "in_mesh")}
+    marks = new_marks()
     samples = []
     now = count(kind, before["lower"])
     while True:
         elapsed = time.monotonic() - start
         samples.append([round(elapsed, 2), now["connected"], now["in_mesh"]])
-        for key in marks:
-            for share in marks[key]:
-                if marks[key][share] is None and now[key] >= want * int(share) / 100:
-                    marks[key][share] = round(elapsed, 2)
-        if marks["connected"]["100"] is not None and marks["in_mesh"]["100"] is not None:
+        if mark(marks, now, want, elapsed):
             break
         if elapsed > timeout:
             break
