@@ -38,7 +38,8 @@ GW_ADDRESS = "fd00:ffff:9::1"
 FASTD_SOCKET = "/run/fastd/mesh0.sock"
 FASTD_UNIT = "fastd@mesh0"
 TD_UNIT = "tunneldigger@td1364"
-TD_BROKER = "10.200.0.1:20000"
+TD_PORT = 20000
+TD_BROKER = f"10.200.0.1:{TD_PORT}"
 TD_CLIENT = "/root/tunneldigger/build/tunneldigger"
 # The shares of what the gateway served before a restart whose return is timed, in %.
 SHARES = ("50", "90", "100")
@@ -144,22 +145,54 @@ def fastd_connected():
     return sum(1 for peer in doc.get("peers", {}).values() if peer.get("connection"))
 
 
-def td_connected():
-    """The kernel's L2TP tunnels of the broker's port."""
-    out = sh("ip l2tp show tunnel", check=False)
-    return len(re.findall(r"UDP source / dest ports: 20000/", out))
+def l2tp_tunnels(text, port):
+    """{tunnel id: (peer address, peer UDP port)} of the tunnels in text
+    (`ip l2tp show tunnel`) whose local UDP port is port."""
+    tunnels = {}
+    for block in re.split(r"^(?=Tunnel )", text, flags=re.M):
+        tid = re.match(r"Tunnel (\d+),", block)
+        peer = re.search(r"^\s*From \S+ to (\S+)", block, flags=re.M)
+        ports = re.search(r"UDP source / dest ports: (\d+)/(\d+)", block)
+        if tid and peer and ports and int(ports.group(1)) == port:
+            tunnels[int(tid.group(1))] = (peer.group(1), int(ports.group(2)))
+    return tunnels
+
+
+def l2tp_sessions(text):
+    """{interface name: tunnel id} of the sessions in text (`ip l2tp show session`)."""
+    sessions = {}
+    for block in re.split(r"^(?=Session )", text, flags=re.M):
+        tid = re.match(r"Session \d+ in tunnel (\d+)", block)
+        name = re.search(r"interface name: (\S+)", block)
+        if tid and name:
+            sessions[name.group(1)] = int(tid.group(1))
+    return sessions
+
+
+def td_served(tunnels, sessions, lower, old):
+    """What the broker serves, counted by client (its address and UDP port),
+    not by tunnel: a client whose request the broker answered late asks again,
+    and the broker makes a tunnel for each request, so one client can have
+    several until the stale ones time out. connected: the clients with a
+    tunnel; in_mesh: the clients with a tunnel interface in bat0 that was not
+    there before (old: name to ifindex)."""
+    client_of = {name: tunnels[tid] for name, tid in sessions.items() if tid in tunnels}
+    fresh = {client_of[name] for name, index in lower.items() if name in client_of and old.get(name) != index}
+    return {"connected": len(set(tunnels.values())), "in_mesh": len(fresh), "tunnels": len(tunnels)}
 
 
 def count(kind, old=None):
+    """What the gateway serves: connected, in_mesh (new in bat0 since old, the
+    interfaces' ifindex before; every one without old), and lower (bat0's)."""
+    old = old or {}
     if kind == "fastd":
         lower = bat0_lower("mesh0-")
-        connected = fastd_connected()
-    else:
-        lower = bat0_lower("l2tp")
-        connected = td_connected()
-    old = old or {}
-    in_mesh = sum(1 for name, index in lower.items() if old.get(name) != index)
-    return {"connected": connected, "in_mesh": in_mesh, "lower": lower}
+        in_mesh = sum(1 for name, index in lower.items() if old.get(name) != index)
+        return {"connected": fastd_connected(), "in_mesh": in_mesh, "lower": lower}
+    lower = bat0_lower("l2tp")
+    served = td_served(l2tp_tunnels(sh("ip l2tp show tunnel", check=False), TD_PORT),
+                       l2tp_sessions(sh("ip l2tp show session", check=False)), lower, old)
+    return dict(served, lower=lower)
 
 
 def new_marks():
@@ -192,7 +225,7 @@ def restart(kind, timeout, interval):
     now = count(kind, before["lower"])
     while True:
         elapsed = time.monotonic() - start
-        samples.append([round(elapsed, 2), now["connected"], now["in_mesh"]])
+        samples.append([round(elapsed, 2), now["connected"], now["in_mesh"], now.get("tunnels")])
         if mark(marks, now, want, elapsed):
             break
         if elapsed > timeout:
@@ -200,7 +233,7 @@ def restart(kind, timeout, interval):
         time.sleep(interval)
         now = count(kind, before["lower"])
     print(json.dumps({"kind": kind, "before": want, "restart_command_s": round(restarted, 2),
-                      "marks": marks, "final": {k: now[k] for k in ("connected", "in_mesh")},
+                      "marks": marks, "final": {k: now[k] for k in ("connected", "in_mesh", "tunnels") if k in now},
                       "timeout": timeout, "samples": samples}))
 
 
@@ -258,7 +291,7 @@ def main():
         restart(args.arg, args.timeout, args.interval)
     elif args.action == "count":
         result = count(args.arg)
-        result["in_mesh"] = len(result.pop("lower"))
+        del result["lower"]
         print(json.dumps(result))
     else:
         down()

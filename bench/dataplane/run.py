@@ -7,6 +7,7 @@ after run, and prints Mbit/s, UDP loss and CPU seconds per GB.
 
     run.py [--quick] [--json FILE] [--keep] [--repeat N] [--seconds S] [--udp-rate MBIT]
            [--parts dataplane,recovery] [--sizes N,...] [--recovery-repeat N] [--timeout S]
+           [--kinds fastd,tunneldigger]
 """
 
 from __future__ import annotations
@@ -256,11 +257,18 @@ def wait_served(guest: Guest, kind: str, want: int, timeout: int) -> float:
                                what=f"{want} {kind} nodes connected and in bat0")
 
 
-def recovery(guest: Guest, sizes, repeat: int, timeout: int, td: bool) -> dict:
+def peak_tunnels(results) -> str:
+    """The most kernel tunnels the broker held at one sample of these restarts
+    (the clients are counted once each; a client it answered late has more
+    than one tunnel until the stale ones time out); n/a for fastd."""
+    peaks = [sample[3] for r in results for sample in r["samples"] if len(sample) > 3 and sample[3] is not None]
+    return str(max(peaks)) if peaks else "n/a"
+
+
+def recovery(guest: Guest, sizes, repeat: int, timeout: int, kinds) -> dict:
     """N nodes per kind; restart the gateway's daemon; time until they are back."""
     benchlib.run(["scp", "-q", *guest.ssh_options(), "-i", str(guest.key), "-P", str(guest.port),
                   str(HERE / "guest_swarm.py"), f"root@127.0.0.1:{SWARM}"], timeout=60)
-    kinds = ["fastd"] + (["tunneldigger"] if td else [])
     # The data plane's own nodes (setup.yml): one fastd node per fastd mode, one tunneldigger node.
     base = {"fastd": sum(1 for m in MODES if m["units"] and m["units"][0] == "fastd@mesh0"), "tunneldigger": 1}
     # What an aborted run (--keep, --guest-dir) left: its nodes stopped, and the
@@ -273,8 +281,9 @@ def recovery(guest: Guest, sizes, repeat: int, timeout: int, td: bool) -> dict:
     results = []
     for size in sizes:
         start = time.monotonic()
-        swarm(guest, f"fastd-up {size}", timeout=60 + 10 * size)
-        if td:
+        if "fastd" in kinds:
+            swarm(guest, f"fastd-up {size}", timeout=60 + 10 * size)
+        if "tunneldigger" in kinds:
             swarm(guest, f"td-up {size}", timeout=60 + size)
         for kind in kinds:
             wait_served(guest, kind, base[kind] + size, timeout=timeout)
@@ -298,12 +307,14 @@ def recovery(guest: Guest, sizes, repeat: int, timeout: int, td: bool) -> dict:
                 for share in ("50", "90", "100"):
                     values = [r["marks"][key][share] for r in mine]
                     row.append(">%d" % timeout if None in values else fmt(benchlib.median(values)))
+            row.append(peak_tunnels(mine))
             rows.append(row)
     print(f"Restart of the gateway's daemon (systemctl restart) with the nodes running: seconds from the "
           f"restart until the share of what it served before is connected again, and in bat0 again; "
           f"median of {repeat} runs, interleaved.\n")
     print(benchlib.md_table(["daemon", "nodes", "served before", "50% connected", "90% connected",
-                             "100% connected", "50% in bat0", "90% in bat0", "100% in bat0"], rows))
+                             "100% connected", "50% in bat0", "90% in bat0", "100% in bat0",
+                             "most tunnels at once"], rows))
     print(flush=True)
     return {"sizes": sizes, "repeat": repeat, "timeout": timeout, "results": results, "base": base}
 
@@ -357,6 +368,9 @@ def main() -> int:
     parser.add_argument("--sizes", help="recovery: nodes of each kind (default 100, --quick 10)")
     parser.add_argument("--recovery-repeat", type=int, help="recovery: restarts per size and kind (default 2, --quick 1)")
     parser.add_argument("--timeout", type=int, default=300, help="recovery: seconds to wait for the nodes")
+    parser.add_argument("--kinds", default="fastd,tunneldigger",
+                        help="recovery: whose restart to time, fastd, tunneldigger or both (default); "
+                             "each kind's nodes load the guest during the other's restart")
     # Development only: use a guest that already runs (and was set up: --no-setup).
     parser.add_argument("--guest-dir", help=argparse.SUPPRESS)
     parser.add_argument("--no-setup", action="store_true", help=argparse.SUPPRESS)
@@ -375,6 +389,11 @@ def main() -> int:
         print("tunneldigger: SKIPPED, TUNNELDIGGER_SOURCE_DIR is not set (it names a folder with "
               "tunneldigger-v0.4.0.tar.gz); no broker and no tunneldigger row.\n")
 
+    kinds = [k for k in args.kinds.split(",") if k != "tunneldigger" or td_source]
+    if set(kinds) - {"fastd", "tunneldigger"} or not kinds:
+        raise benchlib.BenchError(f"--kinds {args.kinds}: name fastd, tunneldigger or both, comma-separated "
+                                  "(tunneldigger needs TUNNELDIGGER_SOURCE_DIR)")
+
     wall = time.monotonic()
     if args.guest_dir:
         guest = Guest(Path(args.guest_dir).resolve(), keep=True)
@@ -389,8 +408,8 @@ def main() -> int:
     if "dataplane" in parts:
         data["dataplane"] = dataplane(guest, modes, args, seconds, repeat)
     if "recovery" in parts:
-        data["recovery"] = recovery(guest, sizes, recovery_repeat, args.timeout, bool(td_source))
-        if td_source:
+        data["recovery"] = recovery(guest, sizes, recovery_repeat, args.timeout, kinds)
+        if "tunneldigger" in kinds:
             data["tunneldigger_status"] = td_status_cost(guest, guest.inventory(), 3 if not args.quick else 1)
     print(f"Guest boot {boot_s:.0f} s, set-up (setup.yml) {setup_s:.0f} s, "
           f"whole run {time.monotonic() - wall:.0f} s.")

@@ -52,3 +52,77 @@ def test_guest_and_container_runs_agree_on_every_share(recovery_run, guest_swarm
         key = str(int(share * 100))
         expected = recovery_run.first_at(samples, 1, math.ceil(share * want))
         assert marks["connected"][key] == expected
+
+
+TUNNELS = """Tunnel 100, encap UDP
+  From 10.200.0.1 to 10.200.0.2
+  Peer tunnel 1085
+  UDP source / dest ports: 20000/46169
+  UDP checksum: enabled
+Tunnel 101, encap UDP
+  From 10.200.0.1 to 10.200.0.2
+  Peer tunnel 1072
+  UDP source / dest ports: 20000/46169
+  UDP checksum: enabled
+Tunnel 102, encap UDP
+  From 10.200.0.1 to 10.200.0.2
+  Peer tunnel 1001
+  UDP source / dest ports: 20000/50814
+  UDP checksum: enabled
+Tunnel 7, encap UDP
+  From fd00:ffff:9::1 to fd00:ffff:9::10
+  Peer tunnel 9
+  UDP source / dest ports: 10000/10001
+  UDP checksum: disabled
+"""
+SESSIONS = """Session 100 in tunnel 100
+  Peer session 1085, tunnel 1085
+  interface name: l2tp100-100
+  offset 0, peer offset 0
+
+Session 101 in tunnel 101
+  Peer session 1072, tunnel 1072
+  interface name: l2tp101-101
+  offset 0, peer offset 0
+
+Session 102 in tunnel 102
+  Peer session 1001, tunnel 1001
+  interface name: l2tp102-102
+  offset 0, peer offset 0
+
+Session 1 in tunnel 7
+  Peer session 1, tunnel 9
+  interface name: mesh0-0dffe5c12
+  offset 0, peer offset 0
+"""
+
+
+def test_l2tp_tunnels_of_the_broker_port_only(guest_swarm):
+    assert guest_swarm.l2tp_tunnels(TUNNELS, 20000) == {
+        100: ("10.200.0.2", 46169), 101: ("10.200.0.2", 46169), 102: ("10.200.0.2", 50814)}
+    assert guest_swarm.l2tp_tunnels(TUNNELS, 10000) == {7: ("fd00:ffff:9::10", 10001)}
+    assert guest_swarm.l2tp_tunnels("", 20000) == {}
+
+
+def test_l2tp_sessions_by_interface(guest_swarm):
+    assert guest_swarm.l2tp_sessions(SESSIONS) == {
+        "l2tp100-100": 100, "l2tp101-101": 101, "l2tp102-102": 102, "mesh0-0dffe5c12": 7}
+
+
+def test_td_served_counts_clients_not_their_duplicate_tunnels(guest_swarm):
+    tunnels = guest_swarm.l2tp_tunnels(TUNNELS, 20000)
+    sessions = guest_swarm.l2tp_sessions(SESSIONS)
+    # Both of the first client's tunnels are in bat0; it is one client back.
+    lower = {"l2tp100-100": 50, "l2tp101-101": 51}
+    assert guest_swarm.td_served(tunnels, sessions, lower, {}) == {"connected": 2, "in_mesh": 1, "tunnels": 3}
+    # An interface that was there before the restart (same ifindex) does not count.
+    assert guest_swarm.td_served(tunnels, sessions, {"l2tp102-102": 52}, {"l2tp102-102": 52})["in_mesh"] == 0
+    assert guest_swarm.td_served(tunnels, sessions, {"l2tp102-102": 60}, {"l2tp102-102": 52})["in_mesh"] == 1
+    # An interface in bat0 whose tunnel is gone is no client.
+    assert guest_swarm.td_served({}, sessions, lower, {}) == {"connected": 0, "in_mesh": 0, "tunnels": 0}
+
+
+def test_peak_tunnels(dataplane_run):
+    runs = [{"samples": [[0.5, 1, 1, 3], [1.0, 2, 2, 7]]}, {"samples": [[0.5, 2, 2, 5]]}]
+    assert dataplane_run.peak_tunnels(runs) == "7"
+    assert dataplane_run.peak_tunnels([{"samples": [[0.5, 1, 1, None], [1.0, 1, 1]]}]) == "n/a"
