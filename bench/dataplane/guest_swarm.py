@@ -146,15 +146,18 @@ def fastd_connected():
 
 
 def l2tp_tunnels(text, port):
-    """{tunnel id: (peer address, peer UDP port)} of the tunnels in text
-    (`ip l2tp show tunnel`) whose local UDP port is port."""
+    """{tunnel id: (peer address, peer's tunnel id)} of the tunnels in text
+    (`ip l2tp show tunnel`) whose local UDP port is port. The peer's tunnel id
+    is the one a tunneldigger client is started with (-t): it names the client
+    also after it reopened its socket on a new UDP port."""
     tunnels = {}
     for block in re.split(r"^(?=Tunnel )", text, flags=re.M):
         tid = re.match(r"Tunnel (\d+),", block)
         peer = re.search(r"^\s*From \S+ to (\S+)", block, flags=re.M)
-        ports = re.search(r"UDP source / dest ports: (\d+)/(\d+)", block)
-        if tid and peer and ports and int(ports.group(1)) == port:
-            tunnels[int(tid.group(1))] = (peer.group(1), int(ports.group(2)))
+        peer_tid = re.search(r"^\s*Peer tunnel (\d+)", block, flags=re.M)
+        ports = re.search(r"UDP source / dest ports: (\d+)/\d+", block)
+        if tid and peer and peer_tid and ports and int(ports.group(1)) == port:
+            tunnels[int(tid.group(1))] = (peer.group(1), int(peer_tid.group(1)))
     return tunnels
 
 
@@ -170,7 +173,7 @@ def l2tp_sessions(text):
 
 
 def td_served(tunnels, sessions, lower, old):
-    """What the broker serves, counted by client (its address and UDP port),
+    """What the broker serves, counted by client (its address and tunnel id),
     not by tunnel: a client whose request the broker answered late asks again,
     and the broker makes a tunnel for each request, so one client can have
     several until the stale ones time out. connected: the clients with a

@@ -61,8 +61,8 @@ TUNNELS = """Tunnel 100, encap UDP
   UDP checksum: enabled
 Tunnel 101, encap UDP
   From 10.200.0.1 to 10.200.0.2
-  Peer tunnel 1072
-  UDP source / dest ports: 20000/46169
+  Peer tunnel 1085
+  UDP source / dest ports: 20000/51234
   UDP checksum: enabled
 Tunnel 102, encap UDP
   From 10.200.0.1 to 10.200.0.2
@@ -81,7 +81,7 @@ SESSIONS = """Session 100 in tunnel 100
   offset 0, peer offset 0
 
 Session 101 in tunnel 101
-  Peer session 1072, tunnel 1072
+  Peer session 1086, tunnel 1085
   interface name: l2tp101-101
   offset 0, peer offset 0
 
@@ -98,9 +98,11 @@ Session 1 in tunnel 7
 
 
 def test_l2tp_tunnels_of_the_broker_port_only(guest_swarm):
+    # Tunnels 100 and 101 are one client (tunnel id 1085), whose second
+    # request came from a new UDP port.
     assert guest_swarm.l2tp_tunnels(TUNNELS, 20000) == {
-        100: ("10.200.0.2", 46169), 101: ("10.200.0.2", 46169), 102: ("10.200.0.2", 50814)}
-    assert guest_swarm.l2tp_tunnels(TUNNELS, 10000) == {7: ("fd00:ffff:9::10", 10001)}
+        100: ("10.200.0.2", 1085), 101: ("10.200.0.2", 1085), 102: ("10.200.0.2", 1001)}
+    assert guest_swarm.l2tp_tunnels(TUNNELS, 10000) == {7: ("fd00:ffff:9::10", 9)}
     assert guest_swarm.l2tp_tunnels("", 20000) == {}
 
 
